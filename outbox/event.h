@@ -1,0 +1,51 @@
+// Change events (PROTOCOL.md §4) and the outbox entry that carries them (ARCHITECTURE.md §3-4).
+//
+// One write = one outbox entry = the events of every record it affected, in order:
+//   {"operation_id":"…","origin":"<client id>","events":[<event>,…],
+//    "dispatched":{"<target>":<count>},"retries":0,"next_attempt_ms":0}
+// where an event is {"sequence","entity","id","operation","data","operation_id"}.
+// Invariant: for every target, events[0 .. dispatched[target]) were delivered to it and
+// events[dispatched[target] ..] were not; a missing target means 0.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "storage/json.h"
+#include "storage/records.h"
+
+namespace mqdb {
+
+struct Event {
+  uint64_t sequence = 0;
+  std::string topic;    // $DB/{entity}/events/{id}
+  std::string payload;  // the event JSON as published
+};
+
+struct OutboxEntry {
+  uint64_t first_seq = 0;  // the entry's key: outbox/{first_seq:020}
+  std::string operation_id;
+  std::string origin;
+  std::vector<Event> events;
+  std::map<std::string, size_t> dispatched;
+  int retries = 0;
+  int64_t next_attempt_ms = 0;
+
+  size_t Progress(const std::string& target) const {
+    auto it = dispatched.find(target);
+    return it == dispatched.end() ? 0 : it->second;
+  }
+};
+
+std::string EventTopic(const std::string& entity, const std::string& id);
+
+// Builds the events of one write; sequences first_seq, first_seq+1, ...
+OutboxEntry BuildEntry(const std::vector<Change>& changes, uint64_t first_seq, const std::string& operation_id,
+                       const std::string& origin);
+
+std::string EncodeEntry(const OutboxEntry& e);
+Result<OutboxEntry> DecodeEntry(std::string_view text);
+
+}  // namespace mqdb

@@ -1,0 +1,115 @@
+#include "outbox/outbox.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include "storage/keys.h"
+#include "storage/uuid.h"
+
+namespace mqdb {
+
+Outbox::Outbox(Store& store, OutboxOptions options)
+    : store_(store),
+      options_(options),
+      rng_state_(static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) | 1) {}
+
+Status Outbox::Recover() {
+  Status decode_error;
+  Status s = store_.Scan(keys::kOutboxPrefix, [&](std::string_view key, std::string_view value) {
+    auto e = DecodeEntry(value);
+    if (!e.ok()) { decode_error = Status::Internal("corrupt outbox entry " + std::string(key)); return false; }
+    e->next_attempt_ms = 0;  // a restart is a fresh chance: retry at once
+    queue_.push_back({std::move(e.value()), 0});
+    return true;
+  });
+  if (!s.ok()) return s;
+  if (!decode_error.ok()) return decode_error;
+  dead_ = 0;
+  return store_.Scan(keys::kDeadPrefix, [&](std::string_view, std::string_view) { ++dead_; return true; });
+}
+
+OutboxEntry Outbox::Stage(const std::vector<Change>& changes, const std::string& origin, Batch& batch) {
+  uint64_t first = store_.last_seq() + 1;
+  OutboxEntry entry = BuildEntry(changes, first, NewUuidV7(), origin);
+  batch.Put(keys::Outbox(first), EncodeEntry(entry));
+  batch.last_seq = first + changes.size() - 1;
+  for (const auto& k : delivered_keys_) batch.Delete(k);
+  staged_deletes_ = delivered_keys_.size();
+  return entry;
+}
+
+void Outbox::Committed(OutboxEntry entry, uint64_t ticket) {
+  delivered_keys_.erase(delivered_keys_.begin(), delivered_keys_.begin() + staged_deletes_);
+  staged_deletes_ = 0;
+  queue_.push_back({std::move(entry), ticket});
+}
+
+void Outbox::Dispatch(const std::vector<EventSink*>& sinks, uint64_t durable_ticket, int64_t now_ms) {
+  while (!queue_.empty()) {
+    const Queued& head = queue_.front();
+    if (head.ticket > durable_ticket || head.entry.next_attempt_ms > now_ms) return;
+    if (!DeliverHead(sinks, now_ms)) return;
+  }
+}
+
+bool Outbox::DeliverHead(const std::vector<EventSink*>& sinks, int64_t now_ms) {
+  OutboxEntry& e = queue_.front().entry;
+  bool failed = false;
+  for (EventSink* sink : sinks) {
+    size_t i = e.Progress(sink->target());
+    for (; i < e.events.size(); ++i) {
+      const Event& ev = e.events[i];
+      if (!sink->Publish(ev.topic, ev.payload, e.origin).ok()) { failed = true; break; }
+      ++published_;
+    }
+    e.dispatched[sink->target()] = i;  // a failing target does not stop the others
+  }
+  if (!failed) {
+    delivered_keys_.push_back(keys::Outbox(e.first_seq));
+    queue_.pop_front();
+    return true;
+  }
+  ++e.retries;
+  Batch batch;
+  bool dead = e.retries > options_.max_retries;
+  if (dead) {
+    batch.Delete(keys::Outbox(e.first_seq));
+    batch.Put(keys::Dead(e.first_seq), EncodeEntry(e));
+  } else {
+    e.next_attempt_ms = now_ms + Backoff(e.retries);
+    batch.Put(keys::Outbox(e.first_seq), EncodeEntry(e));  // progress + retry schedule, one write
+  }
+  auto committed = store_.Commit(batch);
+  if (!committed.ok()) {
+    // The in-memory progress still prevents duplicates in this run; only a crash now could repeat events.
+    std::fprintf(stderr, "mqdb: cannot persist outbox progress: %s\n", committed.status().message().c_str());
+  }
+  if (dead) {
+    ++dead_;
+    queue_.pop_front();
+    return true;  // the next entry may go
+  }
+  return false;
+}
+
+int64_t Outbox::Backoff(int retries) {
+  int64_t delay = options_.retry_ms;
+  for (int i = 1; i < retries && delay < 60000; ++i) delay *= 2;
+  delay = std::min<int64_t>(delay, 60000);
+  rng_state_ ^= rng_state_ << 13; rng_state_ ^= rng_state_ >> 7; rng_state_ ^= rng_state_ << 17;
+  int64_t jitter = delay / 4;
+  return delay - jitter + static_cast<int64_t>(rng_state_ % static_cast<uint64_t>(2 * jitter + 1));
+}
+
+Status Outbox::FlushDelivered() {
+  if (delivered_keys_.empty()) return Status::Ok();
+  Batch batch;
+  for (const auto& k : delivered_keys_) batch.Delete(k);
+  auto committed = store_.Commit(batch);
+  if (!committed.ok()) return committed.status();
+  delivered_keys_.clear();
+  return Status::Ok();
+}
+
+}  // namespace mqdb

@@ -1,0 +1,80 @@
+// Outbox: every write's events are stored in the write's own batch, then dispatched from here.
+//
+// The invariants (ARCHITECTURE.md §4) and how this file keeps them:
+//  - DataImpliesOutboxOrDelivered: Stage() puts the entry into the same Batch as the data, so a
+//    committed write has its entry until Dispatch() delivered it and a later batch deleted it.
+//  - NoDoubleDelivery (per target, within a running broker): dispatch walks
+//    events[dispatched[target]..] and advances the counter per delivered event. On a failure the counter
+//    is persisted in the same write that schedules the retry, so a retry (or a restart) resumes at the
+//    first undelivered event, never at 0. Only the broker thread dispatches: the live path and the retry
+//    path are the same function, so one entry is never dispatched twice concurrently.
+//  - Order: entries are dispatched strictly in sequence order; a failing entry holds back the later ones
+//    (a subscriber sees each record's events in commit order). Entries recovered at start come first.
+//  - EventualDelivery: a failing entry is retried with exponential backoff and jitter, and after
+//    `max_retries` moved atomically (one batch) to dead/ for operators.
+// The happy path adds no write: delivered entries are deleted as part of the next write's batch, or by
+// FlushDelivered() when writes stop. A crash before that deletion redelivers them once at restart.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "outbox/event.h"
+#include "outbox/event_sink.h"
+#include "storage/records.h"
+#include "storage/store.h"
+
+namespace mqdb {
+
+struct OutboxOptions {
+  int retry_ms = 100;    // first retry delay; doubles per retry (capped at 60 s), +-25 % jitter
+  int max_retries = 10;  // then the entry is dead-lettered
+};
+
+class Outbox {
+ public:
+  Outbox(Store& store, OutboxOptions options);
+
+  // Queues the entries a previous run left undelivered, oldest first. Call once, before any write.
+  Status Recover();
+
+  // Adds to `batch`: the entry of `changes` (sequences follow the store's last one), the new last
+  // sequence, and the deletion of entries already delivered. Pass the result to Committed() once the
+  // batch is committed; if the commit fails, drop it (nothing was assigned).
+  OutboxEntry Stage(const std::vector<Change>& changes, const std::string& origin, Batch& batch);
+  void Committed(OutboxEntry entry, uint64_t ticket);
+
+  // Delivers queued entries in order to every sink, as long as their commit ticket is <= durable_ticket
+  // (immediate durability: only fsynced writes publish events) and their retry time has come.
+  void Dispatch(const std::vector<EventSink*>& sinks, uint64_t durable_ticket, int64_t now_ms);
+
+  // Deletes delivered entries in a batch of their own (for when no write comes to carry them).
+  Status FlushDelivered();
+  bool HasDelivered() const { return !delivered_keys_.empty(); }
+
+  size_t pending() const { return queue_.size(); }
+  uint64_t dead() const { return dead_; }
+  uint64_t published() const { return published_; }
+
+ private:
+  struct Queued {
+    OutboxEntry entry;
+    uint64_t ticket;
+  };
+  // Returns false if the entry could not be fully delivered (it stays queued or is dead-lettered).
+  bool DeliverHead(const std::vector<EventSink*>& sinks, int64_t now_ms);
+  int64_t Backoff(int retries);
+
+  Store& store_;
+  OutboxOptions options_;
+  std::deque<Queued> queue_;
+  std::vector<std::string> delivered_keys_;  // delivered; their deletion is not committed yet
+  size_t staged_deletes_ = 0;                // how many of delivered_keys_ the last Stage() carried
+  uint64_t dead_ = 0;
+  uint64_t published_ = 0;
+  uint64_t rng_state_;
+};
+
+}  // namespace mqdb

@@ -1,0 +1,102 @@
+#include "plugin/options.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <set>
+
+namespace mqdb {
+
+namespace {
+
+Status Bad(const std::string& key, const std::string& value, const std::string& expected) {
+  return Status::BadRequest("invalid value for plugin_opt_" + key + ": '" + value + "' (expected " + expected + ")");
+}
+
+bool ParseInt(const std::string& v, long long lo, long long hi, long long* out) {
+  if (v.empty()) return false;
+  errno = 0;
+  char* end = nullptr;
+  long long n = std::strtoll(v.c_str(), &end, 10);
+  if (errno != 0 || *end != '\0' || n < lo || n > hi) return false;
+  *out = n;
+  return true;
+}
+
+std::string Trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t"), e = s.find_last_not_of(" \t");
+  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+
+std::string HostName() {
+  char buf[256] = {0};
+  if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "node1";
+  return buf;
+}
+
+}  // namespace
+
+std::string OptionHelp() {
+  return "db_path (directory, default ./mqdb-data), durability (periodic|immediate|none), "
+         "durability_ms (1-60000), admin_users (comma-separated), max_payload (bytes, 1-268435455), "
+         "sys_interval (seconds, 0-86400, 0 = off), node_id, outbox_retry_ms (1-3600000), "
+         "outbox_max_retries (0-1000)";
+}
+
+Result<Config> ParseOptions(const std::vector<std::pair<std::string, std::string>>& options) {
+  Config c;
+  c.store.path = "mqdb-data";
+  c.node_id = HostName();
+  std::set<std::string> seen;
+  for (const auto& [key, raw] : options) {
+    const std::string value = Trim(raw);
+    if (!seen.insert(key).second) return Status::BadRequest("option plugin_opt_" + key + " is given twice");
+    long long n = 0;
+    if (key == "db_path") {
+      if (value.empty()) return Bad(key, raw, "a directory");
+      c.store.path = value;
+    } else if (key == "durability") {
+      if (value == "periodic") c.store.durability = Durability::kPeriodic;
+      else if (value == "immediate") c.store.durability = Durability::kImmediate;
+      else if (value == "none") c.store.durability = Durability::kNone;
+      else return Bad(key, raw, "periodic, immediate or none");
+    } else if (key == "durability_ms") {
+      if (!ParseInt(value, 1, 60000, &n)) return Bad(key, raw, "milliseconds between 1 and 60000");
+      c.store.durability_ms = static_cast<int>(n);
+    } else if (key == "admin_users") {
+      size_t start = 0;
+      while (start <= value.size()) {
+        size_t comma = value.find(',', start);
+        std::string user = Trim(value.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+        if (user.empty()) return Bad(key, raw, "a comma-separated list of user names");
+        c.admin_users.push_back(user);
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+      }
+    } else if (key == "max_payload") {
+      if (!ParseInt(value, 1, 268435455, &n)) return Bad(key, raw, "bytes between 1 and 268435455");
+      c.max_payload = static_cast<size_t>(n);
+    } else if (key == "sys_interval") {
+      if (!ParseInt(value, 0, 86400, &n)) return Bad(key, raw, "seconds between 0 and 86400");
+      c.sys_interval_s = static_cast<int>(n);
+    } else if (key == "node_id") {
+      if (value.empty() || value.size() > 128 || value.find_first_of("/+#") != std::string::npos) {
+        return Bad(key, raw, "1-128 characters without / + #");
+      }
+      c.node_id = value;
+    } else if (key == "outbox_retry_ms") {
+      if (!ParseInt(value, 1, 3600000, &n)) return Bad(key, raw, "milliseconds between 1 and 3600000");
+      c.outbox.retry_ms = static_cast<int>(n);
+    } else if (key == "outbox_max_retries") {
+      if (!ParseInt(value, 0, 1000, &n)) return Bad(key, raw, "an integer between 0 and 1000");
+      c.outbox.max_retries = static_cast<int>(n);
+    } else {
+      return Status::BadRequest("unknown option plugin_opt_" + key + " (known: " + OptionHelp() + ")");
+    }
+  }
+  return c;
+}
+
+}  // namespace mqdb

@@ -1,0 +1,30 @@
+// Plugin configuration: the `plugin_opt_*` lines of mosquitto.conf, validated at broker start.
+// An unknown option or a bad value stops the broker with a message naming the option.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "outbox/outbox.h"
+#include "storage/status.h"
+#include "storage/store.h"
+
+namespace mqdb {
+
+struct Config {
+  StoreOptions store;                   // db_path, durability, durability_ms
+  std::vector<std::string> admin_users; // admin_users: comma-separated usernames
+  size_t max_payload = 4 << 20;         // max_payload: bytes
+  int sys_interval_s = 10;              // sys_interval: seconds between $SYS updates, 0 = off
+  std::string node_id;                  // node_id: defaults to the host name
+  OutboxOptions outbox;                 // outbox_retry_ms, outbox_max_retries
+};
+
+// `options` are (key, value) pairs without the `plugin_opt_` prefix, in config order.
+Result<Config> ParseOptions(const std::vector<std::pair<std::string, std::string>>& options);
+
+// One line per option, for documentation and error messages.
+std::string OptionHelp();
+
+}  // namespace mqdb

@@ -1,0 +1,241 @@
+// mosquitto_mqdb: the Mosquitto 2.0.11 plugin entry points and callbacks. Glue only:
+//  - MESSAGE: a `$DB/...` publish becomes a Service::Request; the Reply is routed back
+//    (PROTOCOL.md §1): to the MQTT 5 response topic with the correlation data, or to `$DB/_reply`
+//    addressed to the requester alone. Requests run inline on the broker thread (ARCHITECTURE.md §1).
+//  - TICK: releases replies waiting for fsync (durability immediate), dispatches outbox entries that
+//    became durable or are due for retry, publishes $SYS/broker/mqdb/... every sys_interval.
+// All state lives in one Context passed as userdata (the same .so may be initialised twice under
+// per_listener_settings, so there is no global state). No exception crosses into the broker.
+#include <mosquitto_broker.h>  // 2.0.11: must precede mosquitto_plugin.h
+#include <mosquitto_plugin.h>
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
+
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "plugin/broker_sink.h"
+#include "plugin/doorbell.h"
+#include "plugin/options.h"
+#include "plugin/service.h"
+
+#define MQDB_EXPORT extern "C" __attribute__((visibility("default")))
+
+namespace mqdb {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// A response, addressed and ready to publish.
+struct Outgoing {
+  bool direct = false;      // to the requester alone on $DB/_reply
+  std::string client_id;    // for direct
+  std::string topic;
+  std::string payload;
+  std::string correlation;  // MQTT 5 Correlation Data, byte for byte
+};
+
+struct Held {  // a response waiting for its write to be fsynced (durability immediate)
+  uint64_t ticket;
+  Outgoing out;
+  SteadyClock::time_point started;
+  RequestClass cls;
+  int code;
+};
+
+struct Context {
+  mosquitto_plugin_id_t* id = nullptr;
+  std::unique_ptr<Service> service;
+  BrokerSink sink;
+  std::vector<EventSink*> sinks;
+  Doorbell doorbell;
+  std::deque<Held> held;
+  SteadyClock::time_point next_sys{};
+};
+
+constexpr const char* kReplyTopic = "$DB/_reply";
+
+void Send(const Outgoing& out) {
+  Status s = BrokerPublish(out.direct ? out.client_id.c_str() : nullptr, out.topic, out.payload, 1, false,
+                           &out.correlation, nullptr);
+  if (!s.ok()) mosquitto_log_printf(MOSQ_LOG_WARNING, "mqdb: cannot send response: %s", s.message().c_str());
+}
+
+uint64_t ElapsedUs(SteadyClock::time_point since) {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - since).count());
+}
+
+std::string ReadCorrelation(const mosquitto_property* props) {
+  void* data = nullptr;
+  uint16_t len = 0;
+  std::string out;
+  if (mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &data, &len, false)) {
+    out.assign(static_cast<const char*>(data), len);
+    mosquitto_free(data);
+  }
+  return out;
+}
+
+int OnMessage(int, void* event_data, void* userdata) {
+  auto* ctx = static_cast<Context*>(userdata);
+  auto* ed = static_cast<mosquitto_evt_message*>(event_data);
+  if (std::strncmp(ed->topic, "$DB/", 4) != 0) return MOSQ_ERR_SUCCESS;
+  try {
+    const auto started = SteadyClock::now();
+    const char* cid = mosquitto_client_id(ed->client);
+    const char* user = mosquitto_client_username(ed->client);
+    Outgoing out;
+    out.client_id = cid ? cid : "";
+    out.correlation = ReadCorrelation(ed->properties);
+
+    char* response_topic = nullptr;
+    mosquitto_property_read_string(ed->properties, MQTT_PROP_RESPONSE_TOPIC, &response_topic, false);
+    std::string rt = response_topic ? response_topic : "";
+    mosquitto_free(response_topic);
+
+    Service::Request req{std::string_view(ed->topic),
+                         std::string_view(static_cast<const char*>(ed->payload), ed->payloadlen),
+                         out.client_id, user ? user : ""};
+    Service::Reply reply;
+    if (!rt.empty() && (rt[0] == '$' || mosquitto_pub_topic_check(rt.c_str()) != MOSQ_ERR_SUCCESS)) {
+      // Never execute on behalf of a client a response could not (or must not) reach.
+      reply.respond = true;
+      reply.status = Status::BadRequest(rt[0] == '$' ? "response topic must not start with $"
+                                                     : "invalid response topic");
+      rt.clear();  // the error goes to $DB/_reply, addressed to the requester alone
+    } else {
+      reply = ctx->service->Handle(req);
+    }
+    if (!reply.respond) return MOSQ_ERR_SUCCESS;  // not a request: route as usual
+    ed->retain = false;  // a request is never stored as retained, so it is never replayed
+
+    out.direct = rt.empty();
+    out.topic = out.direct ? kReplyTopic : rt;
+    out.payload = Service::Envelope(reply);
+    const int code = reply.status.ok() ? 200 : reply.status.code();
+
+    ctx->service->Pump(ctx->sinks);  // events of this write (and any backlog), before its response
+    if (ctx->service->IsDurable(reply.ticket)) {
+      Send(out);
+      ctx->service->stats().Record(reply.cls, code, ElapsedUs(started));
+    } else {
+      ctx->held.push_back({reply.ticket, std::move(out), started, reply.cls, code});
+    }
+  } catch (const std::exception& e) {
+    mosquitto_log_printf(MOSQ_LOG_ERR, "mqdb: request on %s failed: %s", ed->topic, e.what());
+  } catch (...) {
+    mosquitto_log_printf(MOSQ_LOG_ERR, "mqdb: request on %s failed", ed->topic);
+  }
+  return MOSQ_ERR_SUCCESS;
+}
+
+void PublishSys(Context* ctx) {
+  for (const auto& [name, value] : ctx->service->SysValues()) {
+    BrokerPublish(nullptr, "$SYS/broker/mqdb/" + name, value, 0, true, nullptr, nullptr);
+  }
+}
+
+int OnTick(int, void*, void* userdata) {
+  auto* ctx = static_cast<Context*>(userdata);
+  try {
+    if (!ctx->held.empty()) {
+      uint64_t synced = ctx->service->store().syncer().SyncedTicket();
+      ctx->service->Pump(ctx->sinks);  // events of fsynced writes go out before their responses
+      while (!ctx->held.empty() && ctx->held.front().ticket <= synced) {
+        Held& h = ctx->held.front();
+        Send(h.out);
+        ctx->service->stats().Record(h.cls, h.code, ElapsedUs(h.started));
+        ctx->held.pop_front();
+      }
+      ctx->doorbell.Acknowledge(synced);
+    } else {
+      ctx->service->Pump(ctx->sinks);
+    }
+    int interval = ctx->service->config().sys_interval_s;
+    auto now = SteadyClock::now();
+    if (interval > 0 && now >= ctx->next_sys) {
+      PublishSys(ctx);
+      ctx->next_sys = now + std::chrono::seconds(interval);
+    }
+  } catch (...) {
+    mosquitto_log_printf(MOSQ_LOG_ERR, "mqdb: tick failed");
+  }
+  return MOSQ_ERR_SUCCESS;
+}
+
+}  // namespace
+}  // namespace mqdb
+
+using mqdb::Context;
+
+MQDB_EXPORT int mosquitto_plugin_version(int count, const int* versions) {
+  for (int i = 0; i < count; ++i) {
+    if (versions[i] == 5) return 5;
+  }
+  return -1;
+}
+
+MQDB_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t* id, void** userdata, struct mosquitto_opt* opts,
+                                      int opt_count) {
+  try {
+    std::vector<std::pair<std::string, std::string>> options;
+    for (int i = 0; i < opt_count; ++i) options.emplace_back(opts[i].key, opts[i].value ? opts[i].value : "");
+    auto config = mqdb::ParseOptions(options);
+    if (!config.ok()) {
+      mosquitto_log_printf(MOSQ_LOG_ERR, "mqdb: %s", config.status().message().c_str());
+      return MOSQ_ERR_INVAL;
+    }
+    auto service = mqdb::Service::Open(config.value());
+    if (!service.ok()) {
+      mosquitto_log_printf(MOSQ_LOG_ERR, "mqdb: %s", service.status().message().c_str());
+      return MOSQ_ERR_UNKNOWN;
+    }
+    auto ctx = std::make_unique<Context>();
+    ctx->id = id;
+    ctx->service = std::move(service.value());
+    ctx->sinks.push_back(&ctx->sink);
+    if (config->store.durability == mqdb::Durability::kImmediate) {
+      ctx->doorbell.Install();
+      Context* raw = ctx.get();
+      ctx->service->store().syncer().SetOnSynced(
+          [raw] { raw->doorbell.Ring(raw->service->store().syncer().SyncedTicket()); });
+    }
+    int rc = mosquitto_callback_register(id, MOSQ_EVT_MESSAGE, mqdb::OnMessage, nullptr, ctx.get());
+    if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_callback_register(id, MOSQ_EVT_TICK, mqdb::OnTick, nullptr, ctx.get());
+    if (rc != MOSQ_ERR_SUCCESS) {
+      mosquitto_log_printf(MOSQ_LOG_ERR, "mqdb: cannot register callbacks (%d)", rc);
+      return rc;
+    }
+    mosquitto_log_printf(MOSQ_LOG_NOTICE, "mqdb: database %s open (durability %s, %lld records, last sequence %llu, %zu outbox entries pending)",
+                         config->store.path.c_str(), mqdb::DurabilityName(config->store.durability),
+                         static_cast<long long>(ctx->service->store().record_count()),
+                         static_cast<unsigned long long>(ctx->service->store().last_seq()),
+                         ctx->service->outbox().pending());
+    *userdata = ctx.release();
+    return MOSQ_ERR_SUCCESS;
+  } catch (const std::exception& e) {
+    mosquitto_log_printf(MOSQ_LOG_ERR, "mqdb: init failed: %s", e.what());
+    return MOSQ_ERR_UNKNOWN;
+  }
+}
+
+MQDB_EXPORT int mosquitto_plugin_cleanup(void* userdata, struct mosquitto_opt*, int) {
+  auto* ctx = static_cast<Context*>(userdata);
+  if (!ctx) return MOSQ_ERR_SUCCESS;
+  try {
+    mosquitto_callback_unregister(ctx->id, MOSQ_EVT_MESSAGE, mqdb::OnMessage, nullptr);
+    mosquitto_callback_unregister(ctx->id, MOSQ_EVT_TICK, mqdb::OnTick, nullptr);
+    ctx->doorbell.Stop();
+    ctx->service.reset();  // stops the WAL syncer, syncs the WAL, closes RocksDB
+    ctx->doorbell.Uninstall();
+    mosquitto_log_printf(MOSQ_LOG_NOTICE, "mqdb: database closed");
+  } catch (...) {
+  }
+  delete ctx;
+  return MOSQ_ERR_SUCCESS;
+}

@@ -1,0 +1,71 @@
+#include "plugin/request.h"
+
+#include <vector>
+
+#include "storage/names.h"
+
+namespace mqdb {
+
+namespace {
+
+std::vector<std::string_view> Split(std::string_view topic) {
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  while (true) {
+    size_t slash = topic.find('/', start);
+    parts.push_back(topic.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
+    if (slash == std::string_view::npos) return parts;
+    start = slash + 1;
+  }
+}
+
+RequestTarget Invalid(Status s) {
+  RequestTarget t;
+  t.kind = RequestKind::kInvalid;
+  t.error = std::move(s);
+  return t;
+}
+
+}  // namespace
+
+RequestTarget ParseTopic(std::string_view topic) {
+  RequestTarget t;
+  if (topic.substr(0, 4) != "$DB/") return t;
+  auto p = Split(topic);
+  const size_t n = p.size();
+  // Output namespaces: the plugin publishes there; a client publishing there is not asking anything.
+  if (n == 2 && p[1] == "_reply") return t;
+  if (p[1] == "_cluster") return t;
+  if (p[1] == "_sub" && n == 4 && p[3] == "events") return t;
+  if (p[1] == "u" && n >= 5 && p[3] == "events") return t;
+  if (n >= 4 && p[2] == "events") return t;
+
+  if (n == 2 && p[1] == "_health") { t.kind = RequestKind::kHealth; return t; }
+  if (p[1] == "_admin") {
+    t.kind = RequestKind::kAdmin;
+    t.admin_path = n > 2 ? std::string(topic.substr(std::string_view("$DB/_admin/").size())) : "";
+    return t;
+  }
+  if (n < 3 || n > 4) return Invalid(Status::BadRequest("unknown request topic: " + std::string(topic)));
+  if (Status s = CheckEntityName(p[1]); !s.ok()) return Invalid(s);
+  t.entity = std::string(p[1]);
+  if (n == 3) {
+    if (p[2] == "create") t.kind = RequestKind::kCreate;
+    else if (p[2] == "list") t.kind = RequestKind::kList;
+    else if (p[2] == "count") t.kind = RequestKind::kCount;
+    else t.kind = RequestKind::kRead;
+  } else if (p[3] == "update") {
+    t.kind = RequestKind::kUpdate;
+  } else if (p[3] == "delete") {
+    t.kind = RequestKind::kDelete;
+  } else {
+    return Invalid(Status::BadRequest("unknown operation: " + std::string(p[3]) + " (use update or delete)"));
+  }
+  if (t.kind == RequestKind::kRead || t.kind == RequestKind::kUpdate || t.kind == RequestKind::kDelete) {
+    if (Status s = CheckId(p[2]); !s.ok()) return Invalid(s);
+    t.id = std::string(p[2]);
+  }
+  return t;
+}
+
+}  // namespace mqdb

@@ -1,0 +1,33 @@
+// Request topics (PROTOCOL.md §2, §5): `$DB/...` topic -> what to do. Pure: no Mosquitto, no storage.
+//
+//   $DB/_health                      health
+//   $DB/_admin/...                   administration (admin users only)
+//   $DB/{entity}/create|list|count   create / list / count
+//   $DB/{entity}/{id}                read
+//   $DB/{entity}/{id}/update|delete  update / delete
+// Topics the plugin itself publishes (replies, events, group deliveries, owner events) and cluster
+// traffic are not requests: they get no response. Every other `$DB/` topic gets a 400.
+// Note: at two levels `create`, `list` and `count` are operations, so a record whose id is one of those
+// words can be written (with an explicit id) but read only through list.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "storage/status.h"
+
+namespace mqdb {
+
+enum class RequestKind { kNotARequest, kInvalid, kHealth, kAdmin, kCreate, kRead, kUpdate, kDelete, kList, kCount };
+
+struct RequestTarget {
+  RequestKind kind = RequestKind::kNotARequest;
+  std::string entity;
+  std::string id;
+  std::string admin_path;  // after $DB/_admin/
+  Status error;            // kInvalid: why
+};
+
+RequestTarget ParseTopic(std::string_view topic);
+
+}  // namespace mqdb

@@ -1,0 +1,167 @@
+#include "plugin/service.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "plugin/request.h"
+
+namespace mqdb {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Result<std::unique_ptr<Service>> Service::Open(const Config& config) {
+  auto store = Store::Open(config.store);
+  if (!store.ok()) return store.status();
+  std::unique_ptr<Service> svc(new Service(config, std::move(store.value())));
+  if (Status s = svc->outbox_->Recover(); !s.ok()) return s;
+  return svc;
+}
+
+Service::Service(Config config, std::unique_ptr<Store> store)
+    : config_(std::move(config)),
+      store_(std::move(store)),
+      records_(*store_, NowMs),
+      outbox_(std::make_unique<Outbox>(*store_, config_.outbox)),
+      started_(std::chrono::steady_clock::now()),
+      last_write_(started_) {}
+
+bool Service::IsAdmin(const std::string& username) const {
+  return !username.empty() &&
+         std::find(config_.admin_users.begin(), config_.admin_users.end(), username) != config_.admin_users.end();
+}
+
+Status Service::Write(Reply& reply, Result<Outcome> outcome, Batch& batch, const std::string& origin) {
+  if (!outcome.ok()) return outcome.status();
+  OutboxEntry entry = outbox_->Stage(outcome->changes, origin, batch);
+  auto ticket = store_->Commit(batch);
+  if (!ticket.ok()) return ticket.status();
+  outbox_->Committed(std::move(entry), ticket.value());
+  reply.ticket = ticket.value();
+  reply.data = std::move(outcome->data);
+  last_write_ = std::chrono::steady_clock::now();
+  return Status::Ok();
+}
+
+Service::Reply Service::Handle(const Request& req) {
+  Reply reply;
+  RequestTarget target = ParseTopic(req.topic);
+  if (target.kind == RequestKind::kNotARequest) return reply;
+  reply.respond = true;
+  switch (target.kind) {
+    case RequestKind::kCreate: reply.cls = RequestClass::kCreate; break;
+    case RequestKind::kRead: reply.cls = RequestClass::kRead; break;
+    case RequestKind::kUpdate: reply.cls = RequestClass::kUpdate; break;
+    case RequestKind::kDelete: reply.cls = RequestClass::kDelete; break;
+    case RequestKind::kList: reply.cls = RequestClass::kList; break;
+    case RequestKind::kCount: reply.cls = RequestClass::kCount; break;
+    case RequestKind::kAdmin: reply.cls = RequestClass::kAdmin; break;
+    default: break;
+  }
+  if (req.payload.size() > config_.max_payload) {
+    reply.status = Status::TooLarge("payload too large: " + std::to_string(req.payload.size()) + " bytes (max " +
+                                    std::to_string(config_.max_payload) + ")");
+    return reply;
+  }
+  if (target.kind == RequestKind::kInvalid) { reply.status = target.error; return reply; }
+  auto payload = ParsePayload(req.payload);
+  if (!payload.ok()) { reply.status = payload.status(); return reply; }
+  const cJSON* body = payload.value().get();
+  if (const cJSON* rid = cJSON_GetObjectItemCaseSensitive(body, "request_id")) {
+    if (!cJSON_IsString(rid)) { reply.status = Status::BadRequest("request_id must be a string"); return reply; }
+    reply.request_id = rid->valuestring;
+  }
+
+  Batch batch;
+  Result<Outcome> read = Status::Internal("unreachable");
+  switch (target.kind) {
+    case RequestKind::kHealth: {
+      reply.data = NewObject();
+      cJSON_AddStringToObject(reply.data.get(), "status", "healthy");
+      cJSON_AddStringToObject(reply.data.get(), "mode", "standalone");
+      cJSON_AddStringToObject(reply.data.get(), "node_id", config_.node_id.c_str());
+      auto up = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_);
+      cJSON_AddNumberToObject(reply.data.get(), "uptime_s", static_cast<double>(up.count()));
+      return reply;
+    }
+    case RequestKind::kAdmin:
+      if (!IsAdmin(req.username)) reply.status = Status::Forbidden("forbidden: admin only");
+      else reply.status = Status::BadRequest("unknown admin request: " + target.admin_path);
+      return reply;
+    case RequestKind::kCreate:
+      reply.status = Write(reply, records_.Create(target.entity, body, batch), batch, req.client_id);
+      return reply;
+    case RequestKind::kUpdate:
+      reply.status = Write(reply, records_.Update(target.entity, target.id, body, batch), batch, req.client_id);
+      return reply;
+    case RequestKind::kDelete:
+      reply.status = Write(reply, records_.Delete(target.entity, target.id, body, batch), batch, req.client_id);
+      return reply;
+    case RequestKind::kRead: read = records_.Read(target.entity, target.id, body); break;
+    case RequestKind::kList: read = records_.List(target.entity, body); break;
+    case RequestKind::kCount: read = records_.Count(target.entity, body); break;
+    default: break;
+  }
+  if (!read.ok()) reply.status = read.status();
+  else reply.data = std::move(read->data);
+  return reply;
+}
+
+std::string Service::ErrorEnvelope(const Status& status) {
+  Reply r;
+  r.status = status;
+  return Envelope(r);
+}
+
+std::string Service::Envelope(const Reply& reply) {
+  Json env = NewObject();
+  if (reply.status.ok()) {
+    cJSON_AddStringToObject(env.get(), "status", "ok");
+    cJSON_AddItemToObject(env.get(), "data", reply.data ? cJSON_Duplicate(reply.data.get(), true) : cJSON_CreateNull());
+  } else {
+    cJSON_AddStringToObject(env.get(), "status", "error");
+    cJSON_AddNumberToObject(env.get(), "code", reply.status.code());
+    cJSON_AddStringToObject(env.get(), "message", reply.status.message().c_str());
+  }
+  if (reply.request_id) cJSON_AddStringToObject(env.get(), "request_id", reply.request_id->c_str());
+  return Print(env.get());
+}
+
+bool Service::IsDurable(uint64_t ticket) const {
+  if (store_->durability() != Durability::kImmediate) return true;
+  return ticket <= store_->syncer().SyncedTicket();
+}
+
+void Service::Pump(const std::vector<EventSink*>& sinks) {
+  uint64_t durable = store_->durability() == Durability::kImmediate ? store_->syncer().SyncedTicket()
+                                                                     : std::numeric_limits<uint64_t>::max();
+  outbox_->Dispatch(sinks, durable, NowMs());
+  if (outbox_->HasDelivered() && std::chrono::steady_clock::now() - last_write_ > std::chrono::seconds(1)) {
+    outbox_->FlushDelivered();
+    last_write_ = std::chrono::steady_clock::now();
+  }
+}
+
+std::vector<std::pair<std::string, std::string>> Service::SysValues() const {
+  std::vector<std::pair<std::string, std::string>> v;
+  for (size_t i = 0; i < 7; ++i) {
+    v.emplace_back(std::string("requests/") + kRequestClassNames[i],
+                   std::to_string(stats_.requests(static_cast<RequestClass>(i))));
+  }
+  v.emplace_back("errors/4xx", std::to_string(stats_.errors_4xx()));
+  v.emplace_back("errors/5xx", std::to_string(stats_.errors_5xx()));
+  v.emplace_back("latency/p50_us", std::to_string(stats_.LatencyPercentile(50)));
+  v.emplace_back("latency/p99_us", std::to_string(stats_.LatencyPercentile(99)));
+  v.emplace_back("records", std::to_string(store_->record_count()));
+  v.emplace_back("events/published", std::to_string(outbox_->published()));
+  v.emplace_back("outbox/pending", std::to_string(outbox_->pending()));
+  v.emplace_back("outbox/dead", std::to_string(outbox_->dead()));
+  v.emplace_back("storage/bytes", std::to_string(store_->ApproximateBytes()));
+  v.emplace_back("dedup/hits", "0");                 // idempotent retry arrives with issue 6
+  v.emplace_back("consumer_groups/members", "0");    // consumer groups arrive with issue 5
+  return v;
+}
+
+}  // namespace mqdb

@@ -1,0 +1,79 @@
+// Service: one node's database behind the wire protocol, without Mosquitto.
+//
+// plugin.cc turns a MESSAGE event into a Service::Request and the Reply into a publish; everything
+// in between (topic and payload validation, execution, the single-batch commit of data + outbox entry,
+// event dispatch, counters) happens here, so it is testable without a broker and usable by a fuzzer.
+// Broker thread only.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "outbox/outbox.h"
+#include "plugin/options.h"
+#include "plugin/stats.h"
+#include "storage/records.h"
+#include "storage/store.h"
+
+namespace mqdb {
+
+class Service {
+ public:
+  static Result<std::unique_ptr<Service>> Open(const Config& config);
+
+  struct Request {
+    std::string_view topic;
+    std::string_view payload;
+    std::string client_id;
+    std::string username;
+  };
+  struct Reply {
+    bool respond = false;  // false: the topic is not a request (no response at all)
+    RequestClass cls = RequestClass::kOther;
+    Status status;
+    Json data;
+    std::optional<std::string> request_id;
+    uint64_t ticket = 0;  // durability ticket of the write, 0 for reads and errors
+  };
+
+  Reply Handle(const Request& request);
+
+  // {"status":"ok","data":…} or {"status":"error","code":…,"message":…}, plus "request_id" if given.
+  static std::string Envelope(const Reply& reply);
+  static std::string ErrorEnvelope(const Status& status);
+
+  // True when a reply with this ticket may be released (immediate durability: only once fsynced).
+  bool IsDurable(uint64_t ticket) const;
+
+  // Dispatches outbox entries whose writes are durable; deletes delivered entries when writes are idle.
+  void Pump(const std::vector<EventSink*>& sinks);
+
+  // $SYS/broker/mqdb/<name> values, every topic of PROTOCOL.md §8 that a single node has.
+  std::vector<std::pair<std::string, std::string>> SysValues() const;
+
+  Stats& stats() { return stats_; }
+  Store& store() { return *store_; }
+  Outbox& outbox() { return *outbox_; }
+  const Config& config() const { return config_; }
+
+ private:
+  Service(Config config, std::unique_ptr<Store> store);
+  Status Write(Reply& reply, Result<Outcome> outcome, Batch& batch, const std::string& origin);
+  bool IsAdmin(const std::string& username) const;
+
+  Config config_;
+  std::unique_ptr<Store> store_;
+  Records records_;
+  std::unique_ptr<Outbox> outbox_;
+  Stats stats_;
+  std::chrono::steady_clock::time_point started_;
+  std::chrono::steady_clock::time_point last_write_;
+};
+
+int64_t NowMs();
+
+}  // namespace mqdb

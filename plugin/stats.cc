@@ -1,0 +1,29 @@
+#include "plugin/stats.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace mqdb {
+
+void Stats::Record(RequestClass cls, int status_code, uint64_t latency_us) {
+  ++requests_[static_cast<size_t>(cls)];
+  if (status_code >= 400 && status_code < 500) ++errors_4xx_;
+  if (status_code >= 500) ++errors_5xx_;
+  if (samples_.size() < kWindow) {
+    samples_.push_back(latency_us);
+  } else {
+    samples_[next_] = latency_us;
+    next_ = (next_ + 1) % kWindow;
+  }
+}
+
+uint64_t Stats::LatencyPercentile(double p) const {
+  if (samples_.empty()) return 0;
+  std::vector<uint64_t> v = samples_;
+  size_t k = static_cast<size_t>(std::ceil(p / 100.0 * v.size()));
+  k = std::min(v.size() - 1, k == 0 ? 0 : k - 1);
+  std::nth_element(v.begin(), v.begin() + k, v.end());
+  return v[k];
+}
+
+}  // namespace mqdb

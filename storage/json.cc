@@ -1,0 +1,153 @@
+// Strict JSON parsing for client payloads; see json.h for the rules and why they live here.
+#include "storage/json.h"
+
+#include <cmath>
+#include <set>
+
+namespace mqdb {
+
+bool IsValidUtf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (p < end) {
+    unsigned char c = *p;
+    if (c < 0x80) { ++p; continue; }
+    int n;
+    uint32_t cp;
+    if ((c & 0xE0) == 0xC0) { n = 1; cp = c & 0x1F; }
+    else if ((c & 0xF0) == 0xE0) { n = 2; cp = c & 0x0F; }
+    else if ((c & 0xF8) == 0xF0) { n = 3; cp = c & 0x07; }
+    else return false;
+    if (end - p <= n) return false;
+    for (int i = 1; i <= n; ++i) {
+      if ((p[i] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    static const uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    p += n + 1;
+  }
+  return true;
+}
+
+namespace {
+
+// Depth of the deepest object/array, counted without parsing (so a 100k-deep payload costs one pass
+// and never reaches the recursive parser). Brackets inside strings do not count.
+int MaxDepth(std::string_view s) {
+  int depth = 0, max = 0;
+  bool in_string = false, escaped = false;
+  for (char c : s) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    else if (c == '{' || c == '[') { if (++depth > max) max = depth; }
+    else if (c == '}' || c == ']') --depth;
+  }
+  return max;
+}
+
+// First duplicated key in any object of the tree, or nullptr.
+const char* FindDuplicateKey(const cJSON* j) {
+  if (cJSON_IsObject(j)) {
+    std::set<std::string_view> seen;
+    for (const cJSON* c = j->child; c; c = c->next) {
+      if (!seen.insert(c->string).second) return c->string;
+    }
+  }
+  if (cJSON_IsObject(j) || cJSON_IsArray(j)) {
+    for (const cJSON* c = j->child; c; c = c->next) {
+      if (const char* d = FindDuplicateKey(c)) return d;
+    }
+  }
+  return nullptr;
+}
+
+bool IsBlank(std::string_view s) {
+  for (char c : s) if (c != ' ' && c != '\t' && c != '\n' && c != '\r') return false;
+  return true;
+}
+
+Result<Json> ParseAny(std::string_view text) {
+  const char* end = nullptr;
+  Json j(cJSON_ParseWithLengthOpts(text.data(), text.size(), &end, false));
+  if (!j) {
+    size_t at = end ? static_cast<size_t>(end - text.data()) : 0;
+    return Status::BadRequest("invalid JSON payload: syntax error at byte " + std::to_string(at));
+  }
+  size_t consumed = static_cast<size_t>(end - text.data());
+  if (!IsBlank(text.substr(consumed))) {
+    return Status::BadRequest("invalid JSON payload: unexpected data after JSON value at byte " +
+                              std::to_string(consumed));
+  }
+  return j;
+}
+
+}  // namespace
+
+Result<Json> ParsePayload(std::string_view payload) {
+  if (IsBlank(payload)) return NewObject();
+  if (!IsValidUtf8(payload)) return Status::BadRequest("invalid JSON payload: not valid UTF-8");
+  if (MaxDepth(payload) > kMaxJsonDepth) {
+    return Status::BadRequest("invalid JSON payload: nesting deeper than " +
+                              std::to_string(kMaxJsonDepth) + " levels");
+  }
+  auto parsed = ParseAny(payload);
+  if (!parsed.ok()) return parsed;
+  if (!cJSON_IsObject(parsed.value().get())) return Status::BadRequest("payload must be a JSON object");
+  if (const char* dup = FindDuplicateKey(parsed.value().get())) {
+    return Status::BadRequest(std::string("invalid JSON payload: duplicate key: ") + dup);
+  }
+  return parsed;
+}
+
+Result<Json> ParseStored(std::string_view text) {
+  auto parsed = ParseAny(text);
+  if (!parsed.ok()) return Status::Internal("corrupt stored JSON");
+  return parsed;
+}
+
+std::string Print(const cJSON* j) {
+  char* s = cJSON_PrintUnformatted(j);
+  if (!s) return "null";
+  std::string out(s);
+  cJSON_free(s);
+  return out;
+}
+
+Json NewObject() { return Json(cJSON_CreateObject()); }
+Json NewArray() { return Json(cJSON_CreateArray()); }
+Json Clone(const cJSON* j) { return Json(cJSON_Duplicate(j, true)); }
+
+std::optional<std::string> GetString(const cJSON* obj, const char* key) {
+  const cJSON* v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  if (!cJSON_IsString(v)) return std::nullopt;
+  return std::string(v->valuestring);
+}
+
+std::optional<double> GetNumber(const cJSON* obj, const char* key) {
+  const cJSON* v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  if (!cJSON_IsNumber(v)) return std::nullopt;
+  return v->valuedouble;
+}
+
+std::optional<int64_t> AsInt64(const cJSON* j) {
+  if (!cJSON_IsNumber(j)) return std::nullopt;
+  double d = j->valuedouble;
+  if (!std::isfinite(d) || std::floor(d) != d || d < -9.2e18 || d > 9.2e18) return std::nullopt;
+  return static_cast<int64_t>(d);
+}
+
+void SetField(cJSON* obj, const char* key, cJSON* value) {
+  if (cJSON_GetObjectItemCaseSensitive(obj, key)) {
+    cJSON_ReplaceItemInObjectCaseSensitive(obj, key, value);
+  } else {
+    cJSON_AddItemToObject(obj, key, value);
+  }
+}
+
+}  // namespace mqdb

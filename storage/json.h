@@ -1,0 +1,56 @@
+// JSON helpers over cJSON: ownership (RAII), strict payload parsing and a few typed accessors.
+//
+// Every byte a client sends passes through ParsePayload before anything else looks at it, so the
+// limits of PROTOCOL.md §1 are enforced in one place: size, UTF-8 validity, nesting depth, trailing
+// garbage and duplicate object keys (which cJSON would silently keep twice and store).
+//
+// Numbers are IEEE doubles (cJSON's model): integers beyond 2^53 lose precision. Documented in README.
+#pragma once
+
+#include <cjson/cJSON.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "storage/status.h"
+
+namespace mqdb {
+
+struct JsonDeleter {
+  void operator()(cJSON* j) const { cJSON_Delete(j); }
+};
+using Json = std::unique_ptr<cJSON, JsonDeleter>;
+
+constexpr int kMaxJsonDepth = 64;
+
+// True if `s` is well-formed UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
+bool IsValidUtf8(std::string_view s);
+
+// Parses a request payload. Empty (or all-whitespace) means `{}`. The result is always an object.
+// Errors are 400 with a specific message ("invalid JSON payload: ...", "payload must be a JSON object").
+Result<Json> ParsePayload(std::string_view payload);
+
+// Parses JSON this process wrote itself (stored records, outbox entries). A failure means corruption.
+Result<Json> ParseStored(std::string_view text);
+
+// Compact serialisation.
+std::string Print(const cJSON* j);
+
+Json NewObject();
+Json NewArray();
+Json Clone(const cJSON* j);
+
+// Typed accessors; nullopt when absent or of another type.
+std::optional<std::string> GetString(const cJSON* obj, const char* key);
+std::optional<double> GetNumber(const cJSON* obj, const char* key);
+
+// An integral JSON number that fits int64 exactly (1.0 counts, 1.5 does not).
+std::optional<int64_t> AsInt64(const cJSON* j);
+
+// Replaces (or adds) obj[key] with `value`, taking ownership.
+void SetField(cJSON* obj, const char* key, cJSON* value);
+
+}  // namespace mqdb

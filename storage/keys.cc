@@ -1,0 +1,64 @@
+#include "storage/keys.h"
+
+#include <cstdio>
+#include <cstring>
+
+namespace mqdb::keys {
+
+std::string Padded(uint64_t n) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%020llu", static_cast<unsigned long long>(n));
+  return buf;
+}
+
+std::string DataPrefix(std::string_view entity) {
+  std::string k = "data/";
+  k.append(entity).push_back('/');
+  return k;
+}
+
+std::string Data(std::string_view entity, std::string_view id) {
+  std::string k = DataPrefix(entity);
+  k.append(id);
+  return k;
+}
+
+std::string Outbox(uint64_t seq) { return std::string(kOutboxPrefix) + Padded(seq); }
+std::string Dead(uint64_t seq) { return std::string(kDeadPrefix) + Padded(seq); }
+
+std::string Ttl(int64_t expires_at_s, std::string_view entity, std::string_view id) {
+  std::string k(kTtlPrefix);
+  k += Padded(expires_at_s < 0 ? 0 : static_cast<uint64_t>(expires_at_s));
+  k.push_back('/');
+  k.append(entity).push_back('/');
+  k.append(id);
+  return k;
+}
+
+std::string EncodeSortable(const cJSON* v) {
+  std::string out;
+  if (cJSON_IsNull(v) || v == nullptr) { out.push_back('\x01'); return out; }
+  if (cJSON_IsFalse(v)) { out.push_back('\x02'); return out; }
+  if (cJSON_IsTrue(v)) { out.push_back('\x03'); return out; }
+  if (cJSON_IsNumber(v)) {
+    out.push_back('\x04');
+    double d = v->valuedouble;
+    if (d == 0) d = 0;  // -0.0 and 0.0 are the same number
+    uint64_t bits;
+    std::memcpy(&bits, &d, sizeof bits);
+    // IEEE754 -> unsigned order: flip all bits of negatives, only the sign bit of positives.
+    bits = (bits & (1ULL << 63)) ? ~bits : (bits | (1ULL << 63));
+    for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((bits >> (i * 8)) & 0xFF));
+    return out;
+  }
+  if (cJSON_IsString(v)) {
+    out.push_back('\x05');
+    for (const char* p = v->valuestring; *p; ++p) out.push_back(*p);  // cJSON strings hold no NUL
+    out.push_back('\0');
+    out.push_back('\0');
+    return out;
+  }
+  return out;
+}
+
+}  // namespace mqdb::keys

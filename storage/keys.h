@@ -1,0 +1,44 @@
+// Key encoding of the single RocksDB keyspace (ARCHITECTURE.md §3). All keys are built here, nowhere else.
+//
+//   data/{entity}/{id}                       record JSON
+//   ttl/{expires_at:020}/{entity}/{id}       expiry index (empty value), ordered by expiry time
+//   meta/seq                                 last assigned event sequence (decimal)
+//   meta/records                             number of stored records (decimal)
+//   outbox/{seq:020}                         outbox entry of one write, keyed by its first event sequence
+//   dead/{seq:020}                           dead-lettered outbox entry (same encoding)
+//   idx/{entity}/{field}/{sortable}\0{id}    secondary index (see EncodeSortable)
+//
+// Invariant: entity names and ids never contain '/', so a prefix scan of data/{entity}/ sees exactly
+// that entity's records, and the id is the rest of the key.
+#pragma once
+
+#include <cjson/cJSON.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace mqdb::keys {
+
+constexpr std::string_view kMetaSeq = "meta/seq";
+constexpr std::string_view kMetaRecords = "meta/records";
+constexpr std::string_view kOutboxPrefix = "outbox/";
+constexpr std::string_view kDeadPrefix = "dead/";
+constexpr std::string_view kTtlPrefix = "ttl/";
+
+std::string Data(std::string_view entity, std::string_view id);
+std::string DataPrefix(std::string_view entity);
+std::string Outbox(uint64_t seq);
+std::string Dead(uint64_t seq);
+std::string Ttl(int64_t expires_at_s, std::string_view entity, std::string_view id);
+
+// Zero-padded decimal, so byte order equals numeric order.
+std::string Padded(uint64_t n);
+
+// Order-preserving byte encoding of a JSON scalar: a type tag first (null < false < true < number <
+// string), then a body whose bytewise order is the value order. All numbers share one encoding, so
+// 1, 1.0, 1.5 and -3 compare as numbers. Strings escape 0x00 as 00 FF and end with 00 00, so the
+// encoding can be followed by more key bytes. Objects and arrays are not indexable (returns "").
+std::string EncodeSortable(const cJSON* value);
+
+}  // namespace mqdb::keys

@@ -1,0 +1,286 @@
+#include "storage/query.h"
+
+#include <cstring>
+
+#include "storage/record.h"
+
+namespace mqdb {
+
+namespace {
+
+struct OpName { const char* name; FilterOp op; };
+constexpr OpName kOps[] = {
+    {"eq", FilterOp::kEq},   {"neq", FilterOp::kNeq}, {"lt", FilterOp::kLt},
+    {"lte", FilterOp::kLte}, {"gt", FilterOp::kGt},   {"gte", FilterOp::kGte},
+    {"in", FilterOp::kIn},   {"like", FilterOp::kLike}, {"is_null", FilterOp::kIsNull},
+    {"is_not_null", FilterOp::kIsNotNull},
+};
+
+bool IsNull(const cJSON* v) { return v == nullptr || cJSON_IsNull(v); }
+
+Result<FieldPath> ParsePath(const cJSON* v, const char* what) {
+  if (!cJSON_IsString(v) || v->valuestring[0] == '\0') {
+    return Status::BadRequest(std::string(what) + " field must be a non-empty string");
+  }
+  FieldPath path;
+  std::string_view s = v->valuestring;
+  size_t start = 0;
+  while (true) {
+    size_t dot = s.find('.', start);
+    std::string_view part = s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    if (part.empty()) return Status::BadRequest(std::string("invalid field path: ") + v->valuestring);
+    path.emplace_back(part);
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return path;
+}
+
+Result<Filter> ParseFilter(const cJSON* f, size_t index) {
+  std::string where = "filter " + std::to_string(index);
+  if (!cJSON_IsObject(f)) return Status::BadRequest(where + " must be an object");
+  for (const cJSON* c = f->child; c; c = c->next) {
+    std::string_view k = c->string;
+    if (k != "field" && k != "op" && k != "value") return Status::BadRequest("unknown filter key: " + std::string(k));
+  }
+  const cJSON* field = cJSON_GetObjectItemCaseSensitive(f, "field");
+  if (!field) return Status::BadRequest(where + ": missing field");
+  auto path = ParsePath(field, where.c_str());
+  if (!path.ok()) return path.status();
+  const cJSON* op = cJSON_GetObjectItemCaseSensitive(f, "op");
+  if (!cJSON_IsString(op)) return Status::BadRequest(where + ": missing op");
+  Filter out;
+  out.field = field->valuestring;
+  out.path = std::move(path.value());
+  bool known = false;
+  for (const auto& o : kOps) {
+    if (std::strcmp(o.name, op->valuestring) == 0) { out.op = o.op; known = true; }
+  }
+  if (!known) return Status::BadRequest(std::string("unknown filter op: ") + op->valuestring);
+  const cJSON* value = cJSON_GetObjectItemCaseSensitive(f, "value");
+  std::string opname = op->valuestring;
+  switch (out.op) {
+    case FilterOp::kIsNull:
+    case FilterOp::kIsNotNull:
+      return out;  // a value, if given, is ignored
+    case FilterOp::kIn:
+      if (!cJSON_IsArray(value)) return Status::BadRequest("filter value for in must be an array: " + out.field);
+      break;
+    case FilterOp::kLike:
+      if (!cJSON_IsString(value)) return Status::BadRequest("filter value for like must be a string: " + out.field);
+      break;
+    case FilterOp::kLt: case FilterOp::kLte: case FilterOp::kGt: case FilterOp::kGte:
+      if (!value) return Status::BadRequest("missing filter value for " + opname + ": " + out.field);
+      if (!cJSON_IsNumber(value) && !cJSON_IsString(value) && !cJSON_IsBool(value)) {
+        return Status::BadRequest("filter value for " + opname + " must be a number, string or boolean: " + out.field);
+      }
+      break;
+    case FilterOp::kEq: case FilterOp::kNeq:
+      if (!value) return Status::BadRequest("missing filter value for " + opname + ": " + out.field);
+      if (cJSON_IsNull(value)) {
+        return Status::BadRequest("filter value for " + opname + " must not be null (use is_null/is_not_null): " + out.field);
+      }
+      break;
+  }
+  out.value = Clone(value);
+  return out;
+}
+
+Result<SortKey> ParseSortKey(const cJSON* s) {
+  if (!cJSON_IsObject(s)) return Status::BadRequest("sort key must be an object");
+  for (const cJSON* c = s->child; c; c = c->next) {
+    std::string_view k = c->string;
+    if (k != "field" && k != "direction") return Status::BadRequest("unknown sort key field: " + std::string(k));
+  }
+  auto path = ParsePath(cJSON_GetObjectItemCaseSensitive(s, "field"), "sort");
+  if (!path.ok()) return path.status();
+  SortKey key{std::move(path.value()), false};
+  if (const cJSON* d = cJSON_GetObjectItemCaseSensitive(s, "direction")) {
+    if (cJSON_IsString(d) && std::strcmp(d->valuestring, "asc") == 0) key.descending = false;
+    else if (cJSON_IsString(d) && std::strcmp(d->valuestring, "desc") == 0) key.descending = true;
+    else return Status::BadRequest("bad sort direction (use asc or desc)");
+  }
+  return key;
+}
+
+Result<int64_t> ParseCount(const cJSON* v, const char* what, int64_t max) {
+  auto n = AsInt64(v);
+  if (!n || *n < 0 || *n > max) {
+    return Status::BadRequest(std::string(what) + " must be an integer between 0 and " + std::to_string(max));
+  }
+  return *n;
+}
+
+// Type rank for sorting mixed types.
+int Rank(const cJSON* v) {
+  if (IsNull(v)) return 0;
+  if (cJSON_IsBool(v)) return 1;
+  if (cJSON_IsNumber(v)) return 2;
+  if (cJSON_IsString(v)) return 3;
+  if (cJSON_IsArray(v)) return 4;
+  return 5;
+}
+
+// Ordering of two values of the same orderable type (bool, number, string); nullopt otherwise.
+std::optional<int> Order(const cJSON* a, const cJSON* b) {
+  if (cJSON_IsNumber(a) && cJSON_IsNumber(b)) {
+    return a->valuedouble < b->valuedouble ? -1 : (a->valuedouble > b->valuedouble ? 1 : 0);
+  }
+  if (cJSON_IsString(a) && cJSON_IsString(b)) {
+    int c = std::strcmp(a->valuestring, b->valuestring);  // strcmp compares as unsigned char: bytewise
+    return c < 0 ? -1 : (c > 0 ? 1 : 0);
+  }
+  if (cJSON_IsBool(a) && cJSON_IsBool(b)) return (cJSON_IsTrue(a) ? 1 : 0) - (cJSON_IsTrue(b) ? 1 : 0);
+  return std::nullopt;
+}
+
+bool Equal(const cJSON* a, const cJSON* b) {
+  if (auto o = Order(a, b)) return *o == 0;
+  if ((cJSON_IsArray(a) && cJSON_IsArray(b)) || (cJSON_IsObject(a) && cJSON_IsObject(b))) {
+    return cJSON_Compare(a, b, true);
+  }
+  return false;
+}
+
+bool SameType(const cJSON* a, const cJSON* b) {
+  return Rank(a) == Rank(b);
+}
+
+bool Eval(const Filter& f, const cJSON* record) {
+  const cJSON* v = Lookup(record, f.path);
+  if (f.op == FilterOp::kIsNull) return IsNull(v);
+  if (f.op == FilterOp::kIsNotNull) return !IsNull(v);
+  if (IsNull(v)) return false;
+  switch (f.op) {
+    case FilterOp::kEq: return Equal(v, f.value.get());
+    case FilterOp::kNeq: return SameType(v, f.value.get()) && !Equal(v, f.value.get());
+    case FilterOp::kIn:
+      for (const cJSON* c = f.value->child; c; c = c->next) if (Equal(v, c)) return true;
+      return false;
+    case FilterOp::kLike:
+      return cJSON_IsString(v) && GlobMatch(f.value->valuestring, v->valuestring);
+    default: break;
+  }
+  auto o = Order(v, f.value.get());
+  if (!o) return false;
+  switch (f.op) {
+    case FilterOp::kLt: return *o < 0;
+    case FilterOp::kLte: return *o <= 0;
+    case FilterOp::kGt: return *o > 0;
+    case FilterOp::kGte: return *o >= 0;
+    default: return false;
+  }
+}
+
+int CompareForSort(const cJSON* a, const cJSON* b) {
+  int ra = Rank(a), rb = Rank(b);
+  if (ra != rb) return ra < rb ? -1 : 1;
+  if (auto o = Order(a, b)) return *o;
+  if (ra >= 4) {  // arrays/objects: order by their serialisation, which is at least deterministic
+    std::string sa = Print(a), sb = Print(b);
+    return sa < sb ? -1 : (sa > sb ? 1 : 0);
+  }
+  return 0;
+}
+
+}  // namespace
+
+Result<Query> ParseQuery(const cJSON* payload, QueryKind kind) {
+  Query q;
+  for (const cJSON* c = payload->child; c; c = c->next) {
+    std::string_view k = c->string;
+    bool list_only = k == "sort" || k == "limit" || k == "offset" || k == "projection" || k == "includes";
+    if (list_only && kind == QueryKind::kCount) {
+      return Status::BadRequest("count does not accept " + std::string(k));
+    }
+    if (!list_only && k != "filters" && k != "request_id") {
+      return Status::BadRequest("unknown query field: " + std::string(k));
+    }
+  }
+  if (const cJSON* r = cJSON_GetObjectItemCaseSensitive(payload, "request_id"); r && !cJSON_IsString(r)) {
+    return Status::BadRequest("request_id must be a string");
+  }
+  if (const cJSON* filters = cJSON_GetObjectItemCaseSensitive(payload, "filters")) {
+    if (!cJSON_IsArray(filters)) return Status::BadRequest("filters must be an array");
+    if (static_cast<size_t>(cJSON_GetArraySize(filters)) > kMaxFilters) {
+      return Status::BadRequest("too many filters (max " + std::to_string(kMaxFilters) + ")");
+    }
+    size_t i = 0;
+    for (const cJSON* f = filters->child; f; f = f->next) {
+      auto parsed = ParseFilter(f, i++);
+      if (!parsed.ok()) return parsed.status();
+      q.filters.push_back(std::move(parsed.value()));
+    }
+  }
+  if (const cJSON* sort = cJSON_GetObjectItemCaseSensitive(payload, "sort")) {
+    if (!cJSON_IsArray(sort)) return Status::BadRequest("sort must be an array");
+    if (static_cast<size_t>(cJSON_GetArraySize(sort)) > kMaxSortKeys) {
+      return Status::BadRequest("too many sort keys (max " + std::to_string(kMaxSortKeys) + ")");
+    }
+    for (const cJSON* s = sort->child; s; s = s->next) {
+      auto key = ParseSortKey(s);
+      if (!key.ok()) return key.status();
+      q.sort.push_back(std::move(key.value()));
+    }
+  }
+  if (const cJSON* limit = cJSON_GetObjectItemCaseSensitive(payload, "limit")) {
+    auto n = ParseCount(limit, "limit", kMaxLimit);
+    if (!n.ok()) return n.status();
+    q.limit = n.value();
+  }
+  if (const cJSON* offset = cJSON_GetObjectItemCaseSensitive(payload, "offset")) {
+    auto n = ParseCount(offset, "offset", INT64_C(1) << 53);
+    if (!n.ok()) return n.status();
+    q.offset = n.value();
+  }
+  if (const cJSON* p = cJSON_GetObjectItemCaseSensitive(payload, "projection")) {
+    auto fields = ParseFieldList(p, "projection");
+    if (!fields.ok()) return fields.status();
+    q.projection = std::move(fields.value());
+  }
+  if (const cJSON* inc = cJSON_GetObjectItemCaseSensitive(payload, "includes")) {
+    auto fields = ParseFieldList(inc, "includes");
+    if (!fields.ok()) return fields.status();
+    q.includes = std::move(fields.value());
+  }
+  return q;
+}
+
+const cJSON* Lookup(const cJSON* record, const FieldPath& path) {
+  const cJSON* cur = record;
+  for (const auto& part : path) {
+    if (!cJSON_IsObject(cur)) return nullptr;
+    cur = cJSON_GetObjectItemCaseSensitive(cur, part.c_str());
+    if (!cur) return nullptr;
+  }
+  return cur;
+}
+
+bool Matches(const std::vector<Filter>& filters, const cJSON* record) {
+  for (const auto& f : filters) if (!Eval(f, record)) return false;
+  return true;
+}
+
+bool SortsBefore(const std::vector<SortKey>& keys, const cJSON* a, const cJSON* b) {
+  for (const auto& k : keys) {
+    int c = CompareForSort(Lookup(a, k.path), Lookup(b, k.path));
+    if (c != 0) return k.descending ? c > 0 : c < 0;
+  }
+  const cJSON* ia = cJSON_GetObjectItemCaseSensitive(a, "id");
+  const cJSON* ib = cJSON_GetObjectItemCaseSensitive(b, "id");
+  return CompareForSort(ia, ib) < 0;
+}
+
+bool GlobMatch(std::string_view p, std::string_view t) {
+  size_t pi = 0, ti = 0, star = std::string_view::npos, mark = 0;
+  while (ti < t.size()) {
+    if (pi < p.size() && p[pi] == '*') { star = pi++; mark = ti; }
+    else if (pi < p.size() && p[pi] == t[ti]) { ++pi; ++ti; }
+    else if (star != std::string_view::npos) { pi = star + 1; ti = ++mark; }
+    else return false;
+  }
+  while (pi < p.size() && p[pi] == '*') ++pi;
+  return pi == p.size();
+}
+
+}  // namespace mqdb
