@@ -1,0 +1,196 @@
+#include "outbox/outbox.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "fault_sink.h"
+#include "storage/keys.h"
+#include "test_util.h"
+
+namespace mqdb {
+namespace {
+
+using test::J;
+
+class OutboxTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(); }
+  void Open() {
+    store_ = std::move(Store::Open({dir_.path(), Durability::kNone, 10}).value());
+    records_ = std::make_unique<Records>(*store_, [] { return int64_t{1700000000000}; });
+    outbox_ = std::make_unique<Outbox>(*store_, OutboxOptions{1, 3});
+    ASSERT_TRUE(outbox_->Recover().ok());
+  }
+  void Reopen() {
+    outbox_.reset();
+    records_.reset();
+    store_.reset();
+    Open();
+  }
+  // One write touching `n` records as a single outbox entry (a cascade-like multi-event write).
+  void WriteMany(int n, const std::string& tag) {
+    std::vector<Change> changes;
+    Batch b;
+    for (int i = 0; i < n; ++i) {
+      auto r = records_->Create("items", J(R"({"id":")" + tag + std::to_string(i) + R"("})").get(), b);
+      ASSERT_TRUE(r.ok());
+      for (auto& c : r->changes) changes.push_back(std::move(c));
+    }
+    OutboxEntry e = outbox_->Stage(changes, "client-1", b);
+    auto ticket = store_->Commit(b);
+    ASSERT_TRUE(ticket.ok());
+    outbox_->Committed(std::move(e), ticket.value());
+  }
+  size_t StoredEntries(std::string_view prefix) {
+    size_t n = 0;
+    store_->Scan(prefix, [&](std::string_view, std::string_view) { ++n; return true; });
+    return n;
+  }
+  static std::map<std::string, int> Multiset(const test::FaultSink& s) {
+    std::map<std::string, int> m;
+    for (const auto& d : s.delivered) ++m[d.payload];
+    return m;
+  }
+  void Dispatch(test::FaultSink& s, int64_t now = 1LL << 60) { outbox_->Dispatch({&s}, UINT64_MAX, now); }
+
+  test::TempDir dir_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Records> records_;
+  std::unique_ptr<Outbox> outbox_;
+};
+
+TEST_F(OutboxTest, StageAddsEntryAndSequenceToTheSameBatch) {
+  Batch b;
+  auto r = records_->Create("items", J(R"({"id":"a"})").get(), b);
+  OutboxEntry e = outbox_->Stage(r->changes, "c", b);
+  EXPECT_EQ(e.first_seq, 1u);
+  EXPECT_EQ(b.last_seq, 1u);
+  EXPECT_EQ(b.ops().back().key, keys::Outbox(1));
+  auto decoded = DecodeEntry(b.ops().back().value);
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(decoded->events.size(), 1u);
+  EXPECT_EQ(decoded->events[0].topic, "$DB/items/events/a");
+  EXPECT_EQ(decoded->Progress("broker"), 0u);
+  Json ev = J(decoded->events[0].payload);
+  EXPECT_EQ(GetString(ev.get(), "operation"), "Create");
+  EXPECT_EQ(GetNumber(ev.get(), "sequence"), 1);
+  EXPECT_EQ(GetString(ev.get(), "operation_id"), e.operation_id);
+}
+
+TEST_F(OutboxTest, HappyPathDeliversOnceAndDeletesWithTheNextWrite) {
+  test::FaultSink sink;
+  WriteMany(3, "a");
+  Dispatch(sink);
+  EXPECT_EQ(sink.delivered.size(), 3u);
+  EXPECT_EQ(sink.delivered[0].origin, "client-1");
+  EXPECT_EQ(StoredEntries(keys::kOutboxPrefix), 1u);  // no extra write on the happy path...
+  WriteMany(1, "b");
+  EXPECT_EQ(StoredEntries(keys::kOutboxPrefix), 1u);  // ...the next batch deleted it
+  Dispatch(sink);
+  ASSERT_TRUE(outbox_->FlushDelivered().ok());
+  EXPECT_EQ(StoredEntries(keys::kOutboxPrefix), 0u);
+  EXPECT_EQ(sink.delivered.size(), 4u);
+  EXPECT_EQ(outbox_->published(), 4u);
+}
+
+TEST_F(OutboxTest, FailureAtEveryPositionResumesWithoutDuplicates) {
+  for (int fail_at = 1; fail_at <= 4; ++fail_at) {
+    SCOPED_TRACE(fail_at);
+    test::FaultSink sink;
+    WriteMany(4, "p" + std::to_string(fail_at) + "-");
+    sink.fail_when = [&](int attempt) { return attempt == fail_at; };
+    Dispatch(sink, 0);
+    EXPECT_EQ(sink.delivered.size(), static_cast<size_t>(fail_at - 1));
+    EXPECT_EQ(outbox_->pending(), 1u);
+    Dispatch(sink);  // retry time has come
+    EXPECT_EQ(outbox_->pending(), 0u);
+    auto m = Multiset(sink);
+    EXPECT_EQ(m.size(), 4u);
+    for (const auto& [payload, n] : m) EXPECT_EQ(n, 1) << payload;
+  }
+}
+
+TEST_F(OutboxTest, ProgressIsPersistedOnFailureSoARestartResumesThere) {
+  test::FaultSink sink;
+  WriteMany(3, "x");
+  sink.fail_when = [](int attempt) { return attempt == 3; };
+  Dispatch(sink, 0);
+  ASSERT_EQ(sink.delivered.size(), 2u);
+  Reopen();  // crash after the failure: only what is on disk remains
+  ASSERT_EQ(outbox_->pending(), 1u);
+  test::FaultSink after;
+  Dispatch(after);
+  ASSERT_EQ(after.delivered.size(), 1u);
+  EXPECT_EQ(GetNumber(J(after.delivered[0].payload).get(), "sequence"), 3);
+}
+
+TEST_F(OutboxTest, RecoveredEntriesGoOutFirstInSequenceOrder) {
+  WriteMany(1, "old1-");
+  WriteMany(2, "old2-");
+  Reopen();
+  WriteMany(1, "new-");
+  test::FaultSink sink;
+  Dispatch(sink);
+  ASSERT_EQ(sink.delivered.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(GetNumber(J(sink.delivered[i].payload).get(), "sequence"), i + 1);
+}
+
+TEST_F(OutboxTest, SequencesSurviveRestart) {
+  WriteMany(2, "a");
+  Reopen();
+  Batch b;
+  auto r = records_->Create("items", J(R"({"id":"z"})").get(), b);
+  EXPECT_EQ(outbox_->Stage(r->changes, "c", b).first_seq, 3u);
+}
+
+TEST_F(OutboxTest, DeadLetteredAfterMaxRetriesAtomically) {
+  test::FaultSink sink;
+  WriteMany(2, "d");
+  sink.fail_when = [](int attempt) { return attempt != 1; };  // first event goes, then always fails
+  for (int64_t i = 1; i <= 10 && outbox_->pending(); ++i) Dispatch(sink, i * 3600 * 1000);  // every retry is due
+  EXPECT_EQ(outbox_->pending(), 0u);
+  EXPECT_EQ(outbox_->dead(), 1u);
+  EXPECT_EQ(StoredEntries(keys::kOutboxPrefix), 0u);
+  EXPECT_EQ(StoredEntries(keys::kDeadPrefix), 1u);
+  EXPECT_EQ(sink.delivered.size(), 1u);
+  Reopen();
+  EXPECT_EQ(outbox_->dead(), 1u);
+}
+
+TEST_F(OutboxTest, AFailingEntryHoldsBackLaterOnes) {
+  test::FaultSink sink;
+  WriteMany(1, "first");
+  WriteMany(1, "second");
+  sink.fail_when = [](int attempt) { return attempt == 1; };
+  Dispatch(sink, 0);
+  EXPECT_TRUE(sink.delivered.empty());
+  EXPECT_EQ(outbox_->pending(), 2u);
+  Dispatch(sink);
+  ASSERT_EQ(sink.delivered.size(), 2u);
+  EXPECT_NE(sink.delivered[0].payload.find("first"), std::string::npos);
+}
+
+TEST_F(OutboxTest, TargetsProgressIndependently) {
+  test::FaultSink a("a"), b("b");
+  WriteMany(3, "t");
+  b.fail_when = [](int attempt) { return attempt == 2; };
+  outbox_->Dispatch({&a, &b}, UINT64_MAX, 0);
+  EXPECT_EQ(a.delivered.size(), 3u);
+  EXPECT_EQ(b.delivered.size(), 1u);
+  outbox_->Dispatch({&a, &b}, UINT64_MAX, 1LL << 60);
+  EXPECT_EQ(a.delivered.size(), 3u) << "the healthy target gets nothing twice";
+  EXPECT_EQ(b.delivered.size(), 3u);
+}
+
+TEST_F(OutboxTest, OnlyDurableWritesDispatch) {
+  test::FaultSink sink;
+  WriteMany(1, "a");  // ticket 1
+  outbox_->Dispatch({&sink}, 0, 1LL << 60);
+  EXPECT_TRUE(sink.delivered.empty());
+  outbox_->Dispatch({&sink}, 1, 1LL << 60);
+  EXPECT_EQ(sink.delivered.size(), 1u);
+}
+
+}  // namespace
+}  // namespace mqdb

@@ -1,0 +1,45 @@
+#include "plugin/request.h"
+
+#include <gtest/gtest.h>
+
+namespace mqdb {
+namespace {
+
+TEST(RequestTopic, Operations) {
+  EXPECT_EQ(ParseTopic("$DB/users/create").kind, RequestKind::kCreate);
+  EXPECT_EQ(ParseTopic("$DB/users/list").kind, RequestKind::kList);
+  EXPECT_EQ(ParseTopic("$DB/users/count").kind, RequestKind::kCount);
+  auto read = ParseTopic("$DB/users/42");
+  EXPECT_EQ(read.kind, RequestKind::kRead);
+  EXPECT_EQ(read.entity, "users");
+  EXPECT_EQ(read.id, "42");
+  EXPECT_EQ(ParseTopic("$DB/users/42/update").kind, RequestKind::kUpdate);
+  EXPECT_EQ(ParseTopic("$DB/users/42/delete").kind, RequestKind::kDelete);
+  EXPECT_EQ(ParseTopic("$DB/_health").kind, RequestKind::kHealth);
+  auto admin = ParseTopic("$DB/_admin/schema/users/get");
+  EXPECT_EQ(admin.kind, RequestKind::kAdmin);
+  EXPECT_EQ(admin.admin_path, "schema/users/get");
+}
+
+TEST(RequestTopic, OutputTopicsAreNotRequests) {
+  for (const char* t : {"other/topic", "$SYS/x", "$DB/_reply", "$DB/users/events/42", "$DB/u/alice/events/users/1",
+                        "$DB/_sub/abc/events", "$DB/_cluster/x/y"}) {
+    EXPECT_EQ(ParseTopic(t).kind, RequestKind::kNotARequest) << t;
+  }
+}
+
+TEST(RequestTopic, InvalidTopicsExplainThemselves) {
+  auto t = ParseTopic("$DB/users");
+  EXPECT_EQ(t.kind, RequestKind::kInvalid);
+  EXPECT_EQ(t.error.message(), "unknown request topic: $DB/users");
+  EXPECT_EQ(ParseTopic("$DB/users/1/2/3").error.message(), "unknown request topic: $DB/users/1/2/3");
+  EXPECT_EQ(ParseTopic("$DB/users/1/patch").error.message(), "unknown operation: patch (use update or delete)");
+  EXPECT_EQ(ParseTopic("$DB/_users/create").error.message(), "reserved entity name: _users");
+  EXPECT_EQ(ParseTopic("$DB/us.ers/create").error.code(), 400);
+  EXPECT_EQ(ParseTopic("$DB//create").error.message(), "invalid entity name: empty");
+  EXPECT_EQ(ParseTopic("$DB/users//update").error.message(), "invalid id: empty");
+  EXPECT_EQ(ParseTopic("$DB/users/" + std::string(513, 'x')).error.message(), "invalid id: longer than 512 bytes");
+}
+
+}  // namespace
+}  // namespace mqdb

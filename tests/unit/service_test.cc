@@ -1,0 +1,139 @@
+#include "plugin/service.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "fault_sink.h"
+#include "test_util.h"
+
+namespace mqdb {
+namespace {
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Config c;
+    c.store = {dir_.path(), Durability::kNone, 10};
+    c.max_payload = 2048;
+    c.admin_users = {"admin"};
+    c.node_id = "n1";
+    svc_ = std::move(Service::Open(c).value());
+  }
+  Service::Reply Call(const std::string& topic, const std::string& payload, const std::string& user = "") {
+    return svc_->Handle({topic, payload, "client-1", user});
+  }
+  std::string Envelope(const std::string& topic, const std::string& payload) {
+    return Service::Envelope(Call(topic, payload));
+  }
+  std::map<std::string, std::string> Everything() {
+    std::map<std::string, std::string> all;
+    svc_->store().Scan("", [&](std::string_view k, std::string_view v) {
+      all.emplace(k, v);
+      return true;
+    });
+    return all;
+  }
+
+  test::TempDir dir_;
+  std::unique_ptr<Service> svc_;
+};
+
+TEST_F(ServiceTest, CrudRoundTripWithEnvelopes) {
+  auto created = Call("$DB/users/create", R"({"id":"u1","name":"Ann","request_id":"r1"})");
+  ASSERT_TRUE(created.status.ok());
+  EXPECT_GT(created.ticket, 0u);
+  std::string env = Service::Envelope(created);
+  EXPECT_EQ(env.rfind(R"({"status":"ok","data":{"id":"u1","name":"Ann","_version":1,)", 0), 0u) << env;
+  EXPECT_NE(env.find(R"("request_id":"r1")"), std::string::npos);
+  EXPECT_EQ(Envelope("$DB/users/u1", R"({"projection":["name"]})"), R"({"status":"ok","data":{"id":"u1","name":"Ann"}})");
+  EXPECT_TRUE(Call("$DB/users/u1/update", R"({"name":"Bo"})").status.ok());
+  EXPECT_EQ(Envelope("$DB/users/count", "{}"), R"({"status":"ok","data":{"count":1}})");
+  EXPECT_EQ(Envelope("$DB/users/u1/delete", ""), R"({"status":"ok","data":{"id":"u1","deleted":true}})");
+  EXPECT_EQ(Envelope("$DB/users/u1", ""), R"({"status":"error","code":404,"message":"not found: users/u1"})");
+}
+
+TEST_F(ServiceTest, BadInputGetsSpecificErrorsAndStoresNothing) {
+  ASSERT_TRUE(Call("$DB/users/create", R"({"id":"keep","v":1})").status.ok());
+  auto before = Everything();
+  struct Case {
+    std::string topic, payload;
+    int code;
+    std::string message;
+  };
+  std::vector<Case> cases = {
+      {"$DB/users/create", "{bad", 400, "invalid JSON payload: syntax error at byte 2"},
+      {"$DB/users/create", "[1]", 400, "payload must be a JSON object"},
+      {"$DB/users/create", std::string(3000, ' '), 413, "payload too large: 3000 bytes (max 2048)"},
+      {"$DB/users/create", "{\"a\":\"\xc3\x28\"}", 400, "invalid JSON payload: not valid UTF-8"},
+      {"$DB/users/create", "{\"a\":" + std::string(70, '[') + std::string(70, ']') + "}", 400,
+       "invalid JSON payload: nesting deeper than 64 levels"},
+      {"$DB/users/create", R"({"id":"keep"})", 409, "already exists: users/keep"},
+      {"$DB/users/create", R"({"id":"a+b"})", 400, "invalid id: must not contain '/', '+', '#' or NUL"},
+      {"$DB/users/create", R"({"ttl_secs":"soon"})", 400, "ttl_secs must be an integer between 1 and 3153600000"},
+      {"$DB/_users/create", "{}", 400, "reserved entity name: _users"},
+      {"$DB/us.ers/create", "{}", 400, "invalid entity name: only A-Z a-z 0-9 _ - allowed"},
+      {"$DB/users/keep/update", R"({"v":2,"_version":7})", 409, "version conflict: users/keep (expected 7, current 1)"},
+      {"$DB/users/keep/delete", R"({"_version":7})", 409, "version conflict: users/keep (expected 7, current 1)"},
+      {"$DB/users/list", R"({"filters":[{"field":"v","op":"foo","value":1}]})", 400, "unknown filter op: foo"},
+      {"$DB/users/keep/frobnicate", "{}", 400, "unknown operation: frobnicate (use update or delete)"},
+      {"$DB/users/create", R"({"request_id":5})", 400, "request_id must be a string"},
+      {"$DB/_admin/catalog", "{}", 403, "forbidden: admin only"},
+  };
+  for (const auto& c : cases) {
+    auto r = Call(c.topic, c.payload);
+    EXPECT_TRUE(r.respond) << c.topic;
+    EXPECT_EQ(r.status.code(), c.code) << c.topic << " " << c.payload.substr(0, 60);
+    EXPECT_EQ(r.status.message(), c.message) << c.topic << " " << c.payload.substr(0, 60);
+    EXPECT_EQ(r.ticket, 0u);
+  }
+  EXPECT_EQ(Everything(), before) << "a rejected request must not change the database";
+}
+
+TEST_F(ServiceTest, AdminTopicsNeedAnAdminUser) {
+  EXPECT_EQ(Call("$DB/_admin/catalog", "{}", "mallory").status.code(), 403);
+  EXPECT_EQ(Call("$DB/_admin/catalog", "{}", "admin").status.code(), 400);  // known user, not-yet-built operation
+}
+
+TEST_F(ServiceTest, NonRequestsGetNoResponse) {
+  EXPECT_FALSE(Call("$DB/users/events/1", "{}").respond);
+  EXPECT_FALSE(Call("$DB/_reply", "{}").respond);
+  EXPECT_FALSE(Call("plain/topic", "{}").respond);
+}
+
+TEST_F(ServiceTest, HealthAndSysValues) {
+  auto r = Call("$DB/_health", "");
+  std::string env = Service::Envelope(r);
+  EXPECT_EQ(env.rfind(R"({"status":"ok","data":{"status":"healthy","mode":"standalone","node_id":"n1","uptime_s":)", 0), 0u);
+  Call("$DB/users/create", "{}");
+  std::map<std::string, std::string> sys;
+  for (auto& [k, v] : svc_->SysValues()) sys[k] = v;
+  for (const char* name : {"requests/create", "requests/read", "requests/update", "requests/delete", "requests/list",
+                           "requests/count", "requests/admin", "errors/4xx", "errors/5xx", "latency/p50_us",
+                           "latency/p99_us", "records", "events/published", "outbox/pending", "outbox/dead",
+                           "storage/bytes", "dedup/hits", "consumer_groups/members"}) {
+    EXPECT_TRUE(sys.count(name)) << name;
+  }
+  EXPECT_EQ(sys["records"], "1");
+  EXPECT_EQ(sys["outbox/pending"], "1");
+}
+
+TEST_F(ServiceTest, PumpPublishesOneEventPerWriteInOrder) {
+  test::FaultSink sink;
+  Call("$DB/users/create", R"({"id":"a"})");
+  Call("$DB/users/a/update", R"({"x":1})");
+  Call("$DB/users/a/delete", "");
+  svc_->Pump({&sink});
+  ASSERT_EQ(sink.delivered.size(), 3u);
+  const char* ops[] = {"Create", "Update", "Delete"};
+  for (int i = 0; i < 3; ++i) {
+    Json ev = test::J(sink.delivered[i].payload);
+    EXPECT_EQ(sink.delivered[i].topic, "$DB/users/events/a");
+    EXPECT_EQ(GetString(ev.get(), "operation"), ops[i]);
+    EXPECT_EQ(GetNumber(ev.get(), "sequence"), i + 1);
+    EXPECT_EQ(sink.delivered[i].origin, "client-1");
+  }
+}
+
+}  // namespace
+}  // namespace mqdb

@@ -1,0 +1,35 @@
+// Helpers shared by the unit tests: a temporary directory per test and JSON shorthands.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "storage/json.h"
+
+namespace mqdb::test {
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "mqdb-unit-XXXXXX").string();
+    path_ = mkdtemp(tmpl.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+inline Json J(const std::string& text) {
+  auto r = ParsePayload(text);
+  EXPECT_TRUE(r.ok()) << text << ": " << r.status().message();
+  return r.ok() ? std::move(r.value()) : NewObject();
+}
+
+inline Json JAny(const std::string& text) { return Json(cJSON_Parse(text.c_str())); }
+
+}  // namespace mqdb::test
