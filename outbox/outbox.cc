@@ -29,18 +29,27 @@ Status Outbox::Recover() {
   return store_.Scan(keys::kDeadPrefix, [&](std::string_view, std::string_view) { ++dead_; return true; });
 }
 
-OutboxEntry Outbox::Stage(const std::vector<Change>& changes, const std::string& origin, Batch& batch) {
+size_t Outbox::Deletable(int64_t now_ms) const {
+  size_t n = 0;
+  while (n < delivered_.size() && delivered_[n].at_ms + options_.keep_delivered_ms <= now_ms) ++n;
+  return n;
+}
+
+bool Outbox::HasDeletable(int64_t now_ms) const { return Deletable(now_ms) > 0; }
+
+OutboxEntry Outbox::Stage(const std::vector<Change>& changes, const std::string& origin, Batch& batch,
+                          int64_t now_ms) {
   uint64_t first = store_.last_seq() + 1;
   OutboxEntry entry = BuildEntry(changes, first, NewUuidV7(), origin);
   batch.Put(keys::Outbox(first), EncodeEntry(entry));
   batch.last_seq = first + changes.size() - 1;
-  for (const auto& k : delivered_keys_) batch.Delete(k);
-  staged_deletes_ = delivered_keys_.size();
+  staged_deletes_ = Deletable(now_ms);
+  for (size_t i = 0; i < staged_deletes_; ++i) batch.Delete(delivered_[i].key);
   return entry;
 }
 
 void Outbox::Committed(OutboxEntry entry, uint64_t ticket) {
-  delivered_keys_.erase(delivered_keys_.begin(), delivered_keys_.begin() + staged_deletes_);
+  delivered_.erase(delivered_.begin(), delivered_.begin() + static_cast<long>(staged_deletes_));
   staged_deletes_ = 0;
   queue_.push_back({std::move(entry), ticket});
 }
@@ -66,7 +75,7 @@ bool Outbox::DeliverHead(const std::vector<EventSink*>& sinks, int64_t now_ms) {
     e.dispatched[sink->target()] = i;  // a failing target does not stop the others
   }
   if (!failed) {
-    delivered_keys_.push_back(keys::Outbox(e.first_seq));
+    delivered_.push_back({keys::Outbox(e.first_seq), now_ms});
     queue_.pop_front();
     return true;
   }
@@ -102,13 +111,14 @@ int64_t Outbox::Backoff(int retries) {
   return delay - jitter + static_cast<int64_t>(rng_state_ % static_cast<uint64_t>(2 * jitter + 1));
 }
 
-Status Outbox::FlushDelivered() {
-  if (delivered_keys_.empty()) return Status::Ok();
+Status Outbox::FlushDelivered(int64_t now_ms) {
+  size_t n = Deletable(now_ms);
+  if (n == 0) return Status::Ok();
   Batch batch;
-  for (const auto& k : delivered_keys_) batch.Delete(k);
+  for (size_t i = 0; i < n; ++i) batch.Delete(delivered_[i].key);
   auto committed = store_.Commit(batch);
   if (!committed.ok()) return committed.status();
-  delivered_keys_.clear();
+  delivered_.erase(delivered_.begin(), delivered_.begin() + static_cast<long>(n));
   return Status::Ok();
 }
 

@@ -12,8 +12,11 @@
 //    (a subscriber sees each record's events in commit order). Entries recovered at start come first.
 //  - EventualDelivery: a failing entry is retried with exponential backoff and jitter, and after
 //    `max_retries` moved atomically (one batch) to dead/ for operators.
-// The happy path adds no write: delivered entries are deleted as part of the next write's batch, or by
-// FlushDelivered() when writes stop. A crash before that deletion redelivers them once at restart.
+// The happy path adds no write: delivered entries are deleted as part of a later write's batch, or by
+// FlushDelivered() when writes stop. "Delivered" means handed to the sink, and the broker sink only
+// queues in memory: Mosquitto writes the event to subscriber sockets at its next loop iteration. So an
+// entry becomes deletable only `keep_delivered_ms` after delivery (>= 2 loop iterations, whose idle
+// timeout is 100 ms); a crash inside that window redelivers it once at restart instead of losing it.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +34,7 @@ namespace mqdb {
 struct OutboxOptions {
   int retry_ms = 100;    // first retry delay; doubles per retry (capped at 60 s), +-25 % jitter
   int max_retries = 10;  // then the entry is dead-lettered
+  int keep_delivered_ms = 200;  // delivered entries stay this long before deletion (see above)
 };
 
 class Outbox {
@@ -41,18 +45,18 @@ class Outbox {
   Status Recover();
 
   // Adds to `batch`: the entry of `changes` (sequences follow the store's last one), the new last
-  // sequence, and the deletion of entries already delivered. Pass the result to Committed() once the
-  // batch is committed; if the commit fails, drop it (nothing was assigned).
-  OutboxEntry Stage(const std::vector<Change>& changes, const std::string& origin, Batch& batch);
+  // sequence, and the deletion of entries delivered long enough ago. Pass the result to Committed()
+  // once the batch is committed; if the commit fails, drop it (nothing was assigned).
+  OutboxEntry Stage(const std::vector<Change>& changes, const std::string& origin, Batch& batch, int64_t now_ms);
   void Committed(OutboxEntry entry, uint64_t ticket);
 
   // Delivers queued entries in order to every sink, as long as their commit ticket is <= durable_ticket
   // (immediate durability: only fsynced writes publish events) and their retry time has come.
   void Dispatch(const std::vector<EventSink*>& sinks, uint64_t durable_ticket, int64_t now_ms);
 
-  // Deletes delivered entries in a batch of their own (for when no write comes to carry them).
-  Status FlushDelivered();
-  bool HasDelivered() const { return !delivered_keys_.empty(); }
+  // Deletes the deletable delivered entries in a batch of their own (when no write comes to carry them).
+  Status FlushDelivered(int64_t now_ms);
+  bool HasDeletable(int64_t now_ms) const;
 
   size_t pending() const { return queue_.size(); }
   uint64_t dead() const { return dead_; }
@@ -70,8 +74,13 @@ class Outbox {
   Store& store_;
   OutboxOptions options_;
   std::deque<Queued> queue_;
-  std::vector<std::string> delivered_keys_;  // delivered; their deletion is not committed yet
-  size_t staged_deletes_ = 0;                // how many of delivered_keys_ the last Stage() carried
+  struct Delivered {
+    std::string key;
+    int64_t at_ms;
+  };
+  size_t Deletable(int64_t now_ms) const;  // how many of delivered_ (a prefix) may be deleted
+  std::deque<Delivered> delivered_;        // delivered, in delivery order; deletion not committed yet
+  size_t staged_deletes_ = 0;              // how many of delivered_ the last Stage() carried
   uint64_t dead_ = 0;
   uint64_t published_ = 0;
   uint64_t rng_state_;

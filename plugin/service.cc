@@ -35,7 +35,7 @@ bool Service::IsAdmin(const std::string& username) const {
 
 Status Service::Write(Reply& reply, Result<Outcome> outcome, Batch& batch, const std::string& origin) {
   if (!outcome.ok()) return outcome.status();
-  OutboxEntry entry = outbox_->Stage(outcome->changes, origin, batch);
+  OutboxEntry entry = outbox_->Stage(outcome->changes, origin, batch, NowMs());
   auto ticket = store_->Commit(batch);
   if (!ticket.ok()) return ticket.status();
   outbox_->Committed(std::move(entry), ticket.value());
@@ -137,9 +137,11 @@ bool Service::IsDurable(uint64_t ticket) const {
 void Service::Pump(const std::vector<EventSink*>& sinks) {
   uint64_t durable = store_->durability() == Durability::kImmediate ? store_->syncer().SyncedTicket()
                                                                      : std::numeric_limits<uint64_t>::max();
-  outbox_->Dispatch(sinks, durable, NowMs());
-  if (outbox_->HasDelivered() && std::chrono::steady_clock::now() - last_write_ > std::chrono::seconds(1)) {
-    outbox_->FlushDelivered();
+  const int64_t now = NowMs();
+  outbox_->Dispatch(sinks, durable, now);
+  // When writes stop, nothing carries the deletions: do them in a batch of their own once idle.
+  if (std::chrono::steady_clock::now() - last_write_ > std::chrono::seconds(1) && outbox_->HasDeletable(now)) {
+    outbox_->FlushDelivered(now);
     last_write_ = std::chrono::steady_clock::now();
   }
 }

@@ -19,7 +19,7 @@ class OutboxTest : public ::testing::Test {
   void Open() {
     store_ = std::move(Store::Open({dir_.path(), Durability::kNone, 10}).value());
     records_ = std::make_unique<Records>(*store_, [] { return int64_t{1700000000000}; });
-    outbox_ = std::make_unique<Outbox>(*store_, OutboxOptions{1, 3});
+    outbox_ = std::make_unique<Outbox>(*store_, OutboxOptions{1, 3, 200});
     ASSERT_TRUE(outbox_->Recover().ok());
   }
   void Reopen() {
@@ -37,7 +37,7 @@ class OutboxTest : public ::testing::Test {
       ASSERT_TRUE(r.ok());
       for (auto& c : r->changes) changes.push_back(std::move(c));
     }
-    OutboxEntry e = outbox_->Stage(changes, "client-1", b);
+    OutboxEntry e = outbox_->Stage(changes, "client-1", b, now_);
     auto ticket = store_->Commit(b);
     ASSERT_TRUE(ticket.ok());
     outbox_->Committed(std::move(e), ticket.value());
@@ -58,12 +58,13 @@ class OutboxTest : public ::testing::Test {
   std::unique_ptr<Store> store_;
   std::unique_ptr<Records> records_;
   std::unique_ptr<Outbox> outbox_;
+  int64_t now_ = 1000000;
 };
 
 TEST_F(OutboxTest, StageAddsEntryAndSequenceToTheSameBatch) {
   Batch b;
   auto r = records_->Create("items", J(R"({"id":"a"})").get(), b);
-  OutboxEntry e = outbox_->Stage(r->changes, "c", b);
+  OutboxEntry e = outbox_->Stage(r->changes, "c", b, now_);
   EXPECT_EQ(e.first_seq, 1u);
   EXPECT_EQ(b.last_seq, 1u);
   EXPECT_EQ(b.ops().back().key, keys::Outbox(1));
@@ -78,20 +79,38 @@ TEST_F(OutboxTest, StageAddsEntryAndSequenceToTheSameBatch) {
   EXPECT_EQ(GetString(ev.get(), "operation_id"), e.operation_id);
 }
 
-TEST_F(OutboxTest, HappyPathDeliversOnceAndDeletesWithTheNextWrite) {
+TEST_F(OutboxTest, HappyPathDeliversOnceAndDeletesWithALaterWrite) {
   test::FaultSink sink;
   WriteMany(3, "a");
-  Dispatch(sink);
+  Dispatch(sink, now_);
   EXPECT_EQ(sink.delivered.size(), 3u);
   EXPECT_EQ(sink.delivered[0].origin, "client-1");
-  EXPECT_EQ(StoredEntries(keys::kOutboxPrefix), 1u);  // no extra write on the happy path...
+  EXPECT_EQ(StoredEntries(keys::kOutboxPrefix), 1u);  // no extra write on the happy path
   WriteMany(1, "b");
-  EXPECT_EQ(StoredEntries(keys::kOutboxPrefix), 1u);  // ...the next batch deleted it
-  Dispatch(sink);
-  ASSERT_TRUE(outbox_->FlushDelivered().ok());
+  EXPECT_EQ(StoredEntries(keys::kOutboxPrefix), 2u) << "kept while the broker may still hold it in memory";
+  now_ += 200;
+  WriteMany(1, "c");
+  EXPECT_EQ(StoredEntries(keys::kOutboxPrefix), 2u) << "a later batch deleted the delivered entry";
+  Dispatch(sink, now_);
+  ASSERT_TRUE(outbox_->FlushDelivered(now_).ok());
+  EXPECT_EQ(StoredEntries(keys::kOutboxPrefix), 2u);
+  EXPECT_FALSE(outbox_->HasDeletable(now_ + 199));
+  EXPECT_TRUE(outbox_->HasDeletable(now_ + 200));
+  ASSERT_TRUE(outbox_->FlushDelivered(now_ + 200).ok());
   EXPECT_EQ(StoredEntries(keys::kOutboxPrefix), 0u);
-  EXPECT_EQ(sink.delivered.size(), 4u);
-  EXPECT_EQ(outbox_->published(), 4u);
+  EXPECT_EQ(sink.delivered.size(), 5u);
+  EXPECT_EQ(outbox_->published(), 5u);
+}
+
+TEST_F(OutboxTest, ACrashInsideTheKeepWindowRedeliversInsteadOfLosing) {
+  test::FaultSink sink;
+  WriteMany(2, "k");
+  Dispatch(sink, now_);
+  WriteMany(1, "l");  // same instant: the delivered entry must survive this batch
+  Reopen();
+  test::FaultSink after;
+  Dispatch(after);
+  EXPECT_EQ(after.delivered.size(), 3u) << "both entries are replayed: duplicates, never a loss";
 }
 
 TEST_F(OutboxTest, FailureAtEveryPositionResumesWithoutDuplicates) {
@@ -141,7 +160,7 @@ TEST_F(OutboxTest, SequencesSurviveRestart) {
   Reopen();
   Batch b;
   auto r = records_->Create("items", J(R"({"id":"z"})").get(), b);
-  EXPECT_EQ(outbox_->Stage(r->changes, "c", b).first_seq, 3u);
+  EXPECT_EQ(outbox_->Stage(r->changes, "c", b, now_).first_seq, 3u);
 }
 
 TEST_F(OutboxTest, DeadLetteredAfterMaxRetriesAtomically) {
