@@ -51,6 +51,25 @@ std::string EncodeEntry(const OutboxEntry& e) {
   return Print(j.get());
 }
 
+Json EntryJson(const OutboxEntry& e) {
+  Json j = NewObject();
+  cJSON_AddStringToObject(j.get(), "operation_id", e.operation_id.c_str());
+  cJSON_AddNumberToObject(j.get(), "sequence", static_cast<double>(e.first_seq));
+  cJSON_AddStringToObject(j.get(), "origin", e.origin.c_str());
+  cJSON* events = cJSON_AddArrayToObject(j.get(), "events");
+  for (const auto& ev : e.events) {
+    cJSON* parsed = cJSON_Parse(ev.payload.c_str());
+    cJSON_AddItemToArray(events, parsed ? parsed : cJSON_CreateString(ev.payload.c_str()));
+  }
+  cJSON* dispatched = cJSON_AddObjectToObject(j.get(), "dispatched");
+  for (const auto& [target, count] : e.dispatched) {
+    cJSON_AddNumberToObject(dispatched, target.c_str(), static_cast<double>(count));
+  }
+  cJSON_AddNumberToObject(j.get(), "retries", e.retries);
+  cJSON_AddNumberToObject(j.get(), "next_attempt_ms", static_cast<double>(e.next_attempt_ms));
+  return j;
+}
+
 Result<OutboxEntry> DecodeEntry(std::string_view text) {
   auto j = ParseStored(text);
   if (!j.ok()) return Status::Internal("corrupt outbox entry");

@@ -46,6 +46,8 @@ OutboxEntry BuildEntry(const std::vector<Change>& changes, uint64_t first_seq, c
                        const std::string& origin);
 
 std::string EncodeEntry(const OutboxEntry& e);
+// The entry as shown to operators: events as JSON objects rather than escaped text.
+Json EntryJson(const OutboxEntry& e);
 Result<OutboxEntry> DecodeEntry(std::string_view text);
 
 }  // namespace mqdb

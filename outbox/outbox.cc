@@ -102,6 +102,69 @@ bool Outbox::DeliverHead(const std::vector<EventSink*>& sinks, int64_t now_ms) {
   return false;
 }
 
+Json Outbox::PendingJson() const {
+  Json arr = NewArray();
+  for (const auto& q : queue_) cJSON_AddItemToArray(arr.get(), EntryJson(q.entry).release());
+  return arr;
+}
+
+Result<std::vector<std::pair<std::string, OutboxEntry>>> Outbox::FindDead(const std::string& operation_id) const {
+  std::vector<std::pair<std::string, OutboxEntry>> found;
+  Status decode_error;
+  Status s = store_.Scan(keys::kDeadPrefix, [&](std::string_view key, std::string_view value) {
+    auto e = DecodeEntry(value);
+    if (!e.ok()) { decode_error = e.status(); return false; }
+    if (operation_id.empty() || e->operation_id == operation_id) found.emplace_back(std::string(key), std::move(e.value()));
+    return true;
+  });
+  if (!s.ok()) return s;
+  if (!decode_error.ok()) return decode_error;
+  return found;
+}
+
+Result<Json> Outbox::DeadJson() const {
+  auto dead = FindDead("");
+  if (!dead.ok()) return dead.status();
+  Json arr = NewArray();
+  for (const auto& [key, e] : dead.value()) cJSON_AddItemToArray(arr.get(), EntryJson(e).release());
+  return arr;
+}
+
+Result<size_t> Outbox::Retry(const std::string& operation_id) {
+  auto dead = FindDead(operation_id);
+  if (!dead.ok()) return dead.status();
+  if (dead->empty()) return size_t{0};
+  Batch batch;  // all selected entries move back in one atomic write
+  for (auto& [key, e] : dead.value()) {
+    e.retries = 0;
+    e.next_attempt_ms = 0;
+    batch.Delete(key);
+    batch.Put(keys::Outbox(e.first_seq), EncodeEntry(e));
+  }
+  auto committed = store_.Commit(batch);
+  if (!committed.ok()) return committed.status();
+  for (auto& [key, e] : dead.value()) {
+    // Keep the queue in sequence order: an old entry goes before the newer ones still waiting.
+    auto pos = std::find_if(queue_.begin(), queue_.end(),
+                            [&](const Queued& q) { return q.entry.first_seq > e.first_seq; });
+    queue_.insert(pos, Queued{std::move(e), 0});
+  }
+  dead_ -= dead->size();
+  return dead->size();
+}
+
+Result<size_t> Outbox::Purge(const std::string& operation_id) {
+  auto dead = FindDead(operation_id);
+  if (!dead.ok()) return dead.status();
+  if (dead->empty()) return size_t{0};
+  Batch batch;
+  for (const auto& [key, e] : dead.value()) batch.Delete(key);
+  auto committed = store_.Commit(batch);
+  if (!committed.ok()) return committed.status();
+  dead_ -= dead->size();
+  return dead->size();
+}
+
 int64_t Outbox::Backoff(int retries) {
   int64_t delay = options_.retry_ms;
   for (int i = 1; i < retries && delay < 60000; ++i) delay *= 2;

@@ -58,6 +58,14 @@ class Outbox {
   Status FlushDelivered(int64_t now_ms);
   bool HasDeletable(int64_t now_ms) const;
 
+  // Operator view and control (PROTOCOL.md §5, $DB/_admin/outbox...). An empty operation_id selects all.
+  Json PendingJson() const;                       // queued entries, oldest first
+  Result<Json> DeadJson() const;                  // dead-lettered entries, oldest first
+  // Moves dead entries back to the outbox (retry count reset, per-target progress kept, so delivery
+  // resumes where it failed). Returns how many moved.
+  Result<size_t> Retry(const std::string& operation_id);
+  Result<size_t> Purge(const std::string& operation_id);  // deletes dead entries
+
   size_t pending() const { return queue_.size(); }
   uint64_t dead() const { return dead_; }
   uint64_t published() const { return published_; }
@@ -70,6 +78,8 @@ class Outbox {
   // Returns false if the entry could not be fully delivered (it stays queued or is dead-lettered).
   bool DeliverHead(const std::vector<EventSink*>& sinks, int64_t now_ms);
   int64_t Backoff(int retries);
+  // Dead entries matching operation_id (all when empty), with their keys.
+  Result<std::vector<std::pair<std::string, OutboxEntry>>> FindDead(const std::string& operation_id) const;
 
   Store& store_;
   OutboxOptions options_;

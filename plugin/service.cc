@@ -28,6 +28,61 @@ Service::Service(Config config, std::unique_ptr<Store> store)
       started_(std::chrono::steady_clock::now()),
       last_write_(started_) {}
 
+namespace {
+
+// `{"operation_id":"…"}` or `{"all":true}` of outbox/retry and outbox/purge; "" selects all.
+Result<std::string> ParseSelector(const cJSON* body, const std::string& what) {
+  for (const cJSON* c = body->child; c; c = c->next) {
+    std::string_view k = c->string;
+    if (k != "operation_id" && k != "all" && k != "request_id") {
+      return Status::BadRequest("unknown field in " + what + " request: " + std::string(k));
+    }
+  }
+  const cJSON* op = cJSON_GetObjectItemCaseSensitive(body, "operation_id");
+  const cJSON* all = cJSON_GetObjectItemCaseSensitive(body, "all");
+  if (op && all) return Status::BadRequest(what + " takes operation_id or all, not both");
+  if (op) {
+    if (!cJSON_IsString(op) || op->valuestring[0] == '\0') return Status::BadRequest("operation_id must be a non-empty string");
+    return std::string(op->valuestring);
+  }
+  if (cJSON_IsTrue(all)) return std::string();
+  return Status::BadRequest(what + " needs \"operation_id\" or \"all\":true");
+}
+
+Outcome Counted(const char* key, size_t n) {
+  Outcome out;
+  out.data = NewObject();
+  cJSON_AddNumberToObject(out.data.get(), key, static_cast<double>(n));
+  return out;
+}
+
+}  // namespace
+
+Result<Outcome> Service::Admin(const std::string& path, const cJSON* body) {
+  if (path == "outbox") {
+    Outcome out;
+    out.data = outbox_->PendingJson();
+    return out;
+  }
+  if (path == "outbox/dead") {
+    auto dead = outbox_->DeadJson();
+    if (!dead.ok()) return dead.status();
+    Outcome out;
+    out.data = std::move(dead.value());
+    return out;
+  }
+  if (path == "outbox/retry" || path == "outbox/purge") {
+    bool retry = path == "outbox/retry";
+    auto selector = ParseSelector(body, path);
+    if (!selector.ok()) return selector.status();
+    auto n = retry ? outbox_->Retry(selector.value()) : outbox_->Purge(selector.value());
+    if (!n.ok()) return n.status();
+    if (n.value() == 0 && !selector->empty()) return Status::NotFound("not found: dead letter " + selector.value());
+    return Counted(retry ? "retried" : "purged", n.value());
+  }
+  return Status::BadRequest("unknown admin request: " + path);
+}
+
 bool Service::IsAdmin(const std::string& username) const {
   return !username.empty() &&
          std::find(config_.admin_users.begin(), config_.admin_users.end(), username) != config_.admin_users.end();
@@ -87,9 +142,12 @@ Service::Reply Service::Handle(const Request& req) {
       return reply;
     }
     case RequestKind::kAdmin:
-      if (!IsAdmin(req.username)) reply.status = Status::Forbidden("forbidden: admin only");
-      else reply.status = Status::BadRequest("unknown admin request: " + target.admin_path);
-      return reply;
+      if (!IsAdmin(req.username)) {
+        reply.status = Status::Forbidden("forbidden: admin only");
+        return reply;
+      }
+      read = Admin(target.admin_path, body);
+      break;
     case RequestKind::kCreate:
       reply.status = Write(reply, records_.Create(target.entity, body, batch), batch, req.client_id);
       return reply;

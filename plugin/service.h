@@ -64,6 +64,7 @@ class Service {
   Service(Config config, std::unique_ptr<Store> store);
   Status Write(Reply& reply, Result<Outcome> outcome, Batch& batch, const std::string& origin);
   bool IsAdmin(const std::string& username) const;
+  Result<Outcome> Admin(const std::string& path, const cJSON* body);
 
   Config config_;
   std::unique_ptr<Store> store_;

@@ -213,3 +213,78 @@ TEST_F(OutboxTest, OnlyDurableWritesDispatch) {
 
 }  // namespace
 }  // namespace mqdb
+
+namespace mqdb {
+namespace {
+
+TEST_F(OutboxTest, RetryFromDeadLettersResumesWhereDeliveryFailed) {
+  test::FaultSink sink;
+  WriteMany(3, "r");
+  bool broken = true;
+  sink.fail_when = [&](int attempt) { return broken && attempt >= 2; };  // event 1 goes, then the target breaks
+  for (int64_t i = 1; i <= 10 && outbox_->pending(); ++i) Dispatch(sink, i * 3600 * 1000);
+  ASSERT_EQ(outbox_->dead(), 1u);
+  ASSERT_EQ(sink.delivered.size(), 1u);
+  auto dead = outbox_->DeadJson();
+  ASSERT_TRUE(dead.ok());
+  const cJSON* entry = cJSON_GetArrayItem(dead.value().get(), 0);
+  std::string op = GetString(entry, "operation_id").value();
+  EXPECT_EQ(GetNumber(cJSON_GetObjectItem(entry, "dispatched"), "broker"), 1);
+  EXPECT_EQ(cJSON_GetArraySize(cJSON_GetObjectItem(entry, "events")), 3);
+
+  EXPECT_EQ(outbox_->Retry("no-such-op").value(), 0u);
+  broken = false;
+  EXPECT_EQ(outbox_->Retry(op).value(), 1u);
+  EXPECT_EQ(outbox_->dead(), 0u);
+  EXPECT_EQ(StoredEntries(keys::kDeadPrefix), 0u);
+  EXPECT_EQ(StoredEntries(keys::kOutboxPrefix), 1u);
+  Dispatch(sink);
+  auto m = Multiset(sink);
+  EXPECT_EQ(sink.delivered.size(), 3u);
+  EXPECT_EQ(m.size(), 3u) << "every event exactly once across dead-letter and retry";
+}
+
+TEST_F(OutboxTest, RetriedOldEntryGoesBeforeNewerOnes) {
+  test::FaultSink sink;
+  WriteMany(1, "old");
+  sink.fail_when = [](int) { return true; };
+  for (int64_t i = 1; i <= 10 && outbox_->pending(); ++i) Dispatch(sink, i * 3600 * 1000);
+  ASSERT_EQ(outbox_->dead(), 1u);
+  WriteMany(1, "new");
+  ASSERT_EQ(outbox_->Retry("").value(), 1u);
+  test::FaultSink healthy;
+  Dispatch(healthy);
+  ASSERT_EQ(healthy.delivered.size(), 2u);
+  EXPECT_NE(healthy.delivered[0].payload.find("old"), std::string::npos);
+}
+
+TEST_F(OutboxTest, PurgeDeletesDeadLetters) {
+  test::FaultSink sink;
+  sink.fail_when = [](int) { return true; };
+  WriteMany(1, "p1");
+  WriteMany(1, "p2");
+  for (int64_t i = 1; i <= 20 && outbox_->pending(); ++i) Dispatch(sink, i * 3600 * 1000);
+  ASSERT_EQ(outbox_->dead(), 2u);
+  std::string first = GetString(cJSON_GetArrayItem(outbox_->DeadJson().value().get(), 0), "operation_id").value();
+  EXPECT_EQ(outbox_->Purge(first).value(), 1u);
+  EXPECT_EQ(outbox_->dead(), 1u);
+  EXPECT_EQ(outbox_->Purge("").value(), 1u);
+  EXPECT_EQ(StoredEntries(keys::kDeadPrefix), 0u);
+  Reopen();
+  EXPECT_EQ(outbox_->dead(), 0u);
+  EXPECT_EQ(outbox_->pending(), 0u);
+  EXPECT_TRUE(sink.delivered.empty());
+}
+
+TEST_F(OutboxTest, PendingJsonShowsQueuedEntries) {
+  WriteMany(2, "v");
+  Json pending = outbox_->PendingJson();
+  ASSERT_EQ(cJSON_GetArraySize(pending.get()), 1);
+  const cJSON* e = cJSON_GetArrayItem(pending.get(), 0);
+  EXPECT_EQ(GetNumber(e, "sequence"), 1);
+  EXPECT_EQ(GetString(e, "origin"), "client-1");
+  EXPECT_EQ(GetString(cJSON_GetArrayItem(cJSON_GetObjectItem(e, "events"), 1), "id"), "v1");
+}
+
+}  // namespace
+}  // namespace mqdb

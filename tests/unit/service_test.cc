@@ -78,7 +78,7 @@ TEST_F(ServiceTest, BadInputGetsSpecificErrorsAndStoresNothing) {
       {"$DB/users/list", R"({"filters":[{"field":"v","op":"foo","value":1}]})", 400, "unknown filter op: foo"},
       {"$DB/users/keep/frobnicate", "{}", 400, "unknown operation: frobnicate (use update or delete)"},
       {"$DB/users/create", R"({"request_id":5})", 400, "request_id must be a string"},
-      {"$DB/_admin/catalog", "{}", 403, "forbidden: admin only"},
+      {"$DB/_admin/outbox/purge", R"({"all":true})", 403, "forbidden: admin only"},
   };
   for (const auto& c : cases) {
     auto r = Call(c.topic, c.payload);
@@ -91,8 +91,31 @@ TEST_F(ServiceTest, BadInputGetsSpecificErrorsAndStoresNothing) {
 }
 
 TEST_F(ServiceTest, AdminTopicsNeedAnAdminUser) {
-  EXPECT_EQ(Call("$DB/_admin/catalog", "{}", "mallory").status.code(), 403);
-  EXPECT_EQ(Call("$DB/_admin/catalog", "{}", "admin").status.code(), 400);  // known user, not-yet-built operation
+  EXPECT_EQ(Call("$DB/_admin/outbox", "{}", "mallory").status.code(), 403);
+  EXPECT_EQ(Call("$DB/_admin/outbox", "{}", "").status.code(), 403);
+  EXPECT_TRUE(Call("$DB/_admin/outbox", "{}", "admin").status.ok());
+  auto unknown = Call("$DB/_admin/frobnicate", "{}", "admin");
+  EXPECT_EQ(unknown.status.message(), "unknown admin request: frobnicate");
+}
+
+TEST_F(ServiceTest, OutboxAdminRequests) {
+  Call("$DB/users/create", R"({"id":"a"})");
+  auto pending = Call("$DB/_admin/outbox", "", "admin");
+  ASSERT_TRUE(pending.status.ok());
+  EXPECT_EQ(cJSON_GetArraySize(pending.data.get()), 1);
+  EXPECT_EQ(Service::Envelope(Call("$DB/_admin/outbox/dead", "", "admin")), R"({"status":"ok","data":[]})");
+  EXPECT_EQ(Service::Envelope(Call("$DB/_admin/outbox/retry", R"({"all":true})", "admin")),
+            R"({"status":"ok","data":{"retried":0}})");
+  EXPECT_EQ(Service::Envelope(Call("$DB/_admin/outbox/purge", R"({"all":true})", "admin")),
+            R"({"status":"ok","data":{"purged":0}})");
+  EXPECT_EQ(Call("$DB/_admin/outbox/purge", R"({"operation_id":"x"})", "admin").status.message(),
+            "not found: dead letter x");
+  EXPECT_EQ(Call("$DB/_admin/outbox/retry", "{}", "admin").status.message(),
+            "outbox/retry needs \"operation_id\" or \"all\":true");
+  EXPECT_EQ(Call("$DB/_admin/outbox/retry", R"({"all":true,"operation_id":"x"})", "admin").status.message(),
+            "outbox/retry takes operation_id or all, not both");
+  EXPECT_EQ(Call("$DB/_admin/outbox/purge", R"({"everything":true})", "admin").status.message(),
+            "unknown field in outbox/purge request: everything");
 }
 
 TEST_F(ServiceTest, NonRequestsGetNoResponse) {
