@@ -61,7 +61,7 @@ TEST_F(Errors, EachBadInputGetsItsErrorAndStoresNothing) {
 }
 
 TEST_F(Errors, RetainedRequestsAreNeverStoredOrReplayed) {
-  Broker persistent({}, "persistence true\npersistence_location " + broker_.dir() + "/\n");
+  Broker persistent({}, "persistence true\npersistence_location @DIR@/\n");
   broker_.Stop();
   ASSERT_TRUE(persistent.Start()) << persistent.Log();
   {

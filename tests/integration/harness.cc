@@ -116,6 +116,12 @@ Broker::~Broker() {
   if (owns_dir_) std::filesystem::remove_all(dir_);
 }
 
+// "@DIR@" in extra configuration stands for the broker's own temporary directory.
+std::string Broker::ReplaceDir(std::string text) const {
+  for (size_t at; (at = text.find("@DIR@")) != std::string::npos;) text.replace(at, 5, dir_);
+  return text;
+}
+
 void Broker::WriteConf() {
   std::ofstream conf(conf_path());
   conf << "listener " << port_ << " 127.0.0.1\n"
@@ -123,7 +129,7 @@ void Broker::WriteConf() {
        << "set_tcp_nodelay true\n"
        << "user root\n"  // ignored unless started as root; keeps the temp dir writable then
        << "log_type all\n"
-       << extra_conf_ << "\n"
+       << ReplaceDir(extra_conf_) << "\n"
        << "plugin " << MQDB_PLUGIN_PATH << "\n"
        << "plugin_opt_db_path " << data_dir_ << "\n";
   for (const auto& o : plugin_opts_) conf << "plugin_opt_" << o << "\n";
@@ -253,8 +259,12 @@ std::vector<Message> Client::Collect(const std::string& filter, size_t n, std::c
   auto end = std::chrono::steady_clock::now() + limit;
   while (out.size() < n) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
-    if (left.count() <= 0) break;
-    auto m = cli_->try_consume_message_for(left);
+    mqtt::const_message_ptr m;
+    if (left.count() <= 0) {
+      if (!cli_->try_consume_message(&m)) break;  // out of time: take only what already arrived
+    } else {
+      m = cli_->try_consume_message_for(left);
+    }
     if (!m) break;
     Message msg = FromPaho(m);
     if (TopicMatches(filter, msg.topic)) out.push_back(std::move(msg));

@@ -21,7 +21,8 @@ using namespace std::chrono_literals;
 
 class Broker {
  public:
-  // `plugin_opts`: extra `plugin_opt_...` lines (without the prefix); `extra_conf`: raw config lines.
+  // `plugin_opts`: extra `plugin_opt_...` lines (without the prefix); `extra_conf`: raw config lines,
+  // where "@DIR@" stands for the broker's temporary directory.
   explicit Broker(std::vector<std::string> plugin_opts = {}, std::string extra_conf = "",
                   std::string data_dir = "");
   ~Broker();
@@ -43,6 +44,7 @@ class Broker {
 
  private:
   void WriteConf();
+  std::string ReplaceDir(std::string text) const;
   std::vector<std::string> plugin_opts_;
   std::string extra_conf_;
   std::string dir_;
