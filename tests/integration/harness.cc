@@ -195,11 +195,12 @@ std::string Broker::Log() const {
   return ss.str();
 }
 
-Client::Client(const Broker& broker, std::string client_id, int mqtt_version, bool clean)
+Client::Client(const Broker& broker, std::string client_id, int mqtt_version, bool clean, const std::string& username)
     : id_(std::move(client_id)), reply_topic_("test/replies/" + id_), version_(mqtt_version) {
   cli_ = std::make_unique<mqtt::async_client>(broker.uri(), id_,
                                               mqtt::create_options(version_ == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1));
   auto builder = mqtt::connect_options_builder().keep_alive_interval(30s);
+  if (!username.empty()) builder.user_name(username);
   if (version_ == 5) {
     builder.mqtt_version(MQTTVERSION_5).clean_start(clean);
     if (!clean) builder.properties({{mqtt::property::SESSION_EXPIRY_INTERVAL, 3600}});

@@ -66,7 +66,8 @@ struct Message {
 
 class Client {
  public:
-  Client(const Broker& broker, std::string client_id, int mqtt_version = 5, bool clean = true);
+  Client(const Broker& broker, std::string client_id, int mqtt_version = 5, bool clean = true,
+         const std::string& username = "");
   ~Client();
 
   void Subscribe(const std::string& filter, int qos = 1);

@@ -54,6 +54,27 @@ TEST(Operations, SysTopicsArePublishedAsPlainNumbers) {
   EXPECT_EQ(values["outbox/pending"], "0");
 }
 
+TEST(Operations, OutboxAdminTopicsAreForAdminUsersOnly) {
+  Broker broker({"admin_users ops, admin"});
+  ASSERT_TRUE(broker.Start()) << broker.Log();
+  Client admin(broker, "the-admin", 5, true, "admin");
+  Client user(broker, "a-user", 5, true, "mallory");
+  Client anonymous(broker, "anon");
+  ASSERT_TRUE(IsOk(user.Request("$DB/adm/create", R"({"id":"x"})")));
+  for (Client* c : {&user, &anonymous}) {
+    Json denied = c->Request("$DB/_admin/outbox/purge", R"({"all":true})");
+    EXPECT_EQ(Code(denied), 403);
+    EXPECT_EQ(MessageOf(denied), "forbidden: admin only");
+  }
+  Json pending = admin.Request("$DB/_admin/outbox", "");
+  ASSERT_TRUE(IsOk(pending)) << Print(pending.get());
+  EXPECT_TRUE(cJSON_IsArray(Data(pending)));  // delivered entries are not pending
+  EXPECT_EQ(Print(Data(admin.Request("$DB/_admin/outbox/dead", ""))), "[]");
+  EXPECT_EQ(Print(Data(admin.Request("$DB/_admin/outbox/retry", R"({"all":true})"))), R"({"retried":0})");
+  EXPECT_EQ(Code(admin.Request("$DB/_admin/outbox/purge", R"({"operation_id":"nope"})")), 404);
+  EXPECT_EQ(MessageOf(admin.Request("$DB/_admin/outbox/purge", "{}")), "outbox/purge needs \"operation_id\" or \"all\":true");
+}
+
 TEST(Operations, SecondBrokerOnTheSameDatabaseRefusesToStart) {
   Broker first;
   ASSERT_TRUE(first.Start()) << first.Log();
