@@ -23,6 +23,8 @@ std::string Data(std::string_view entity, std::string_view id) {
   return k;
 }
 
+std::string MetaCount(std::string_view entity) { return std::string(kMetaCountPrefix) + std::string(entity); }
+
 std::string Outbox(uint64_t seq) { return std::string(kOutboxPrefix) + Padded(seq); }
 std::string Dead(uint64_t seq) { return std::string(kDeadPrefix) + Padded(seq); }
 

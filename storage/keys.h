@@ -3,7 +3,7 @@
 //   data/{entity}/{id}                       record JSON
 //   ttl/{expires_at:020}/{entity}/{id}       expiry index (empty value), ordered by expiry time
 //   meta/seq                                 last assigned event sequence (decimal)
-//   meta/records                             number of stored records (decimal)
+//   meta/count/{entity}                      number of stored records of the entity (decimal)
 //   outbox/{seq:020}                         outbox entry of one write, keyed by its first event sequence
 //   dead/{seq:020}                           dead-lettered outbox entry (same encoding)
 //   idx/{entity}/{field}/{sortable}\0{id}    secondary index (see EncodeSortable)
@@ -21,12 +21,13 @@
 namespace mqdb::keys {
 
 constexpr std::string_view kMetaSeq = "meta/seq";
-constexpr std::string_view kMetaRecords = "meta/records";
+constexpr std::string_view kMetaCountPrefix = "meta/count/";
 constexpr std::string_view kOutboxPrefix = "outbox/";
 constexpr std::string_view kDeadPrefix = "dead/";
 constexpr std::string_view kTtlPrefix = "ttl/";
 
 std::string Data(std::string_view entity, std::string_view id);
+std::string MetaCount(std::string_view entity);
 std::string DataPrefix(std::string_view entity);
 std::string Outbox(uint64_t seq);
 std::string Dead(uint64_t seq);

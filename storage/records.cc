@@ -55,13 +55,13 @@ Result<Outcome> Records::Create(const std::string& entity, const cJSON* payload,
     // The id is free again, but its expired record was never swept: retire it in this same batch so
     // subscribers see its Delete before the new Create, and the ttl index forgets it.
     StageTtl(batch, entity, id, existing.value().get(), nullptr);
-    batch.record_delta -= 1;
+    batch.CountRecord(entity, -1);
     out.changes.push_back({ChangeKind::kDelete, entity, id, std::move(existing.value())});
   }
   Json rec = FinishCreate(std::move(parsed.value()), id, now);
   batch.Put(keys::Data(entity, id), Print(rec.get()));
   StageTtl(batch, entity, id, nullptr, rec.get());
-  batch.record_delta += 1;
+  batch.CountRecord(entity, 1);
   out.data = Clone(rec.get());
   out.changes.push_back({ChangeKind::kCreate, entity, id, std::move(rec)});
   return out;
@@ -108,7 +108,7 @@ Result<Outcome> Records::Delete(const std::string& entity, const std::string& id
   if (Status s = CheckVersion(cur.value().get(), expected.value(), What(entity, id)); !s.ok()) return s;
   batch.Delete(keys::Data(entity, id));
   StageTtl(batch, entity, id, cur.value().get(), nullptr);
-  batch.record_delta -= 1;
+  batch.CountRecord(entity, -1);
   Outcome out;
   out.data = NewObject();
   cJSON_AddStringToObject(out.data.get(), "id", id.c_str());

@@ -29,6 +29,28 @@ Status FromRocks(const rocksdb::Status& s, const char* what) {
 
 }  // namespace
 
+void Batch::Put(std::string key, std::string value) {
+  latest_[key] = ops_.size();
+  ops_.push_back({Kind::kPut, std::move(key), std::move(value)});
+}
+
+void Batch::Delete(std::string key) {
+  latest_[key] = ops_.size();
+  ops_.push_back({Kind::kDelete, std::move(key), {}});
+}
+
+void Batch::DeleteRange(std::string begin, std::string end) {
+  ops_.push_back({Kind::kDeleteRange, std::move(begin), std::move(end)});
+}
+
+std::optional<std::optional<std::string>> Batch::Staged(const std::string& key) const {
+  auto it = latest_.find(key);
+  if (it == latest_.end()) return std::nullopt;
+  const Op& op = ops_[it->second];
+  if (op.kind == Kind::kPut) return std::optional<std::string>(op.value);
+  return std::optional<std::string>();
+}
+
 Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   std::error_code ec;
   std::filesystem::create_directories(options.path, ec);
@@ -68,10 +90,11 @@ Status Store::LoadCounters() {
   auto seq = Get(keys::kMetaSeq);
   if (!seq.ok()) return seq.status();
   if (seq.value()) last_seq_ = std::stoull(*seq.value());
-  auto records = Get(keys::kMetaRecords);
-  if (!records.ok()) return records.status();
-  if (records.value()) record_count_ = std::stoll(*records.value());
-  return Status::Ok();
+  const std::string prefix(keys::kMetaCountPrefix);
+  return Scan(prefix, [&](std::string_view key, std::string_view value) {
+    counts_[std::string(key.substr(prefix.size()))] = std::stoll(std::string(value));
+    return true;
+  });
 }
 
 Result<std::optional<std::string>> Store::Get(std::string_view key) const {
@@ -99,19 +122,42 @@ Status Store::Scan(std::string_view prefix, const Visitor& visit, std::string_vi
 Result<uint64_t> Store::Commit(const Batch& batch) {
   rocksdb::WriteBatch wb;
   for (const auto& op : batch.ops()) {
-    if (op.put) wb.Put(op.key, op.value);
-    else wb.Delete(op.key);
+    switch (op.kind) {
+      case Batch::Kind::kPut: wb.Put(op.key, op.value); break;
+      case Batch::Kind::kDelete: wb.Delete(op.key); break;
+      case Batch::Kind::kDeleteRange: wb.DeleteRange(op.key, op.value); break;
+    }
   }
   uint64_t new_seq = batch.last_seq.value_or(last_seq_);
-  int64_t new_count = record_count_ + batch.record_delta;
   if (batch.last_seq) wb.Put(std::string(keys::kMetaSeq), std::to_string(new_seq));
-  if (batch.record_delta != 0) wb.Put(std::string(keys::kMetaRecords), std::to_string(new_count));
+  std::map<std::string, int64_t> new_counts;
+  for (const auto& [entity, delta] : batch.count_deltas()) {
+    if (delta == 0) continue;
+    int64_t n = EntityCount(entity) + delta;
+    new_counts[entity] = n;
+    if (n == 0) wb.Delete(keys::MetaCount(entity));
+    else wb.Put(keys::MetaCount(entity), std::to_string(n));
+  }
   rocksdb::WriteOptions wo;
   wo.sync = false;  // durability comes from the WalSyncer, never from blocking the broker thread
   if (Status s = FromRocks(db_->Write(wo, &wb), "write"); !s.ok()) return s;
   last_seq_ = new_seq;
-  record_count_ = new_count;
+  for (const auto& [entity, n] : new_counts) {
+    if (n == 0) counts_.erase(entity);
+    else counts_[entity] = n;
+  }
   return syncer_->Committed();
+}
+
+int64_t Store::record_count() const {
+  int64_t total = 0;
+  for (const auto& [entity, n] : counts_) total += n;
+  return total;
+}
+
+int64_t Store::EntityCount(const std::string& entity) const {
+  auto it = counts_.find(entity);
+  return it == counts_.end() ? 0 : it->second;
 }
 
 uint64_t Store::ApproximateBytes() const {

@@ -1,8 +1,9 @@
 // Store: the one RocksDB database of a node, and the only code that talks to RocksDB.
 //
 // Writes are Batches committed atomically (one RocksDB WriteBatch). A Batch also carries the counters
-// persisted with it (last event sequence, record count delta), so those counters can never disagree
-// with the data after a crash: meta/seq and meta/records are rewritten inside the same WriteBatch.
+// persisted with it (last event sequence, per-entity record counts), so those counters can never
+// disagree with the data after a crash: meta/seq and meta/count/{entity} are rewritten inside the same
+// WriteBatch.
 //
 // Threading: Open, Get, Scan and Commit are called from one thread (the broker thread). The WalSyncer
 // thread only calls RocksDB's SyncWAL, which RocksDB allows concurrently with writes.
@@ -10,6 +11,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <unordered_map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,23 +33,35 @@ struct StoreOptions {
 };
 
 // A set of writes applied all-or-nothing. A plain value: building one touches no database.
+// Reads made while building a write consult Staged() first, so a multi-record write (a cascade) sees
+// its own earlier changes.
 class Batch {
  public:
+  enum class Kind { kPut, kDelete, kDeleteRange };
   struct Op {
-    bool put;  // false: delete
+    Kind kind;
     std::string key;
-    std::string value;
+    std::string value;  // kPut: the value; kDeleteRange: the exclusive end key
   };
-  void Put(std::string key, std::string value) { ops_.push_back({true, std::move(key), std::move(value)}); }
-  void Delete(std::string key) { ops_.push_back({false, std::move(key), {}}); }
+  void Put(std::string key, std::string value);
+  void Delete(std::string key);
+  void DeleteRange(std::string begin, std::string end);  // not visible to Staged()
+  // nullopt: the batch does not touch `key`; otherwise the staged value (nullopt inside: deleted).
+  std::optional<std::optional<std::string>> Staged(const std::string& key) const;
+
+  // Records added (+1) or removed (-1) per entity; persisted as meta/count/{entity} with the batch.
+  void CountRecord(const std::string& entity, int64_t delta) { count_deltas_[entity] += delta; }
+  const std::map<std::string, int64_t>& count_deltas() const { return count_deltas_; }
+
   const std::vector<Op>& ops() const { return ops_; }
-  bool empty() const { return ops_.empty() && !last_seq && record_delta == 0; }
+  bool empty() const { return ops_.empty() && !last_seq && count_deltas_.empty(); }
 
   std::optional<uint64_t> last_seq;  // new meta/seq, written with the batch
-  int64_t record_delta = 0;          // change of meta/records
 
  private:
   std::vector<Op> ops_;
+  std::unordered_map<std::string, size_t> latest_;  // key -> index of its last Put/Delete in ops_
+  std::map<std::string, int64_t> count_deltas_;
 };
 
 class Store {
@@ -70,7 +85,9 @@ class Store {
   Result<uint64_t> Commit(const Batch& batch);
 
   uint64_t last_seq() const { return last_seq_; }
-  int64_t record_count() const { return record_count_; }
+  int64_t record_count() const;  // all entities
+  int64_t EntityCount(const std::string& entity) const;
+  const std::map<std::string, int64_t>& entity_counts() const { return counts_; }
   WalSyncer& syncer() { return *syncer_; }
   Durability durability() const { return options_.durability; }
   uint64_t ApproximateBytes() const;
@@ -83,7 +100,7 @@ class Store {
   std::unique_ptr<rocksdb::DB> db_;
   std::unique_ptr<WalSyncer> syncer_;
   uint64_t last_seq_ = 0;
-  int64_t record_count_ = 0;
+  std::map<std::string, int64_t> counts_;  // mirrors meta/count/{entity}; entities with 0 are dropped
 };
 
 }  // namespace mqdb

@@ -46,11 +46,11 @@ TEST_F(RecordsTest, CreateStagesRecordAndTtlAndCountsOneRecord) {
   auto r = records_->Create("users", J(R"({"id":"u1","name":"a","ttl_secs":10})").get(), b);
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(b.ops().size(), 2u);
-  EXPECT_TRUE(b.ops()[0].put);
+  EXPECT_EQ(b.ops()[0].kind, Batch::Kind::kPut);
   EXPECT_EQ(b.ops()[0].key, "data/users/u1");
   EXPECT_EQ(b.ops()[0].value, Print(r->data.get()));
   EXPECT_EQ(b.ops()[1].key, keys::Ttl(1700000010, "users", "u1"));
-  EXPECT_EQ(b.record_delta, 1);
+  EXPECT_EQ(b.count_deltas().at("users"), 1);
   ASSERT_EQ(r->changes.size(), 1u);
   EXPECT_EQ(r->changes[0].kind, ChangeKind::kCreate);
   EXPECT_EQ(r->changes[0].id, "u1");
@@ -82,7 +82,7 @@ TEST_F(RecordsTest, UpdateStagesMergedRecordAndChecksVersion) {
   ASSERT_EQ(b.ops().size(), 1u);
   EXPECT_EQ(b.ops()[0].key, "data/users/u1");
   EXPECT_EQ(GetNumber(r->data.get(), "_version"), 2);
-  EXPECT_EQ(b.record_delta, 0);
+  EXPECT_EQ(b.count_deltas().count("users") ? b.count_deltas().at("users") : 0, 0);
   ASSERT_TRUE(store_->Commit(b).ok());
 
   Batch stale;
@@ -102,10 +102,10 @@ TEST_F(RecordsTest, DeleteStagesDeletesAndReportsTheOldRecord) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(Print(r->data.get()), R"({"id":"u1","deleted":true})");
   ASSERT_EQ(b.ops().size(), 2u);
-  EXPECT_FALSE(b.ops()[0].put);
+  EXPECT_EQ(b.ops()[0].kind, Batch::Kind::kDelete);
   EXPECT_EQ(b.ops()[0].key, "data/users/u1");
   EXPECT_EQ(b.ops()[1].key, keys::Ttl(1700000005, "users", "u1"));
-  EXPECT_EQ(b.record_delta, -1);
+  EXPECT_EQ(b.count_deltas().at("users"), -1);
   EXPECT_EQ(r->changes[0].kind, ChangeKind::kDelete);
   EXPECT_EQ(GetNumber(r->changes[0].data.get(), "a"), 1);
   ASSERT_TRUE(store_->Commit(b).ok());
@@ -126,7 +126,7 @@ TEST_F(RecordsTest, ExpiredRecordsAreInvisibleAndTheirIdReusable) {
   ASSERT_EQ(r->changes.size(), 2u);  // the expired record's Delete, then the Create
   EXPECT_EQ(r->changes[0].kind, ChangeKind::kDelete);
   EXPECT_EQ(r->changes[1].kind, ChangeKind::kCreate);
-  EXPECT_EQ(b.record_delta, 0);
+  EXPECT_EQ(b.count_deltas().count("users") ? b.count_deltas().at("users") : 0, 0);
 }
 
 TEST_F(RecordsTest, ListFiltersSortsAndPaginates) {

@@ -43,14 +43,33 @@ TEST(Store, CountersAreWrittenWithTheBatchAndSurviveReopen) {
     Batch b;
     b.Put("data/a/1", "{}");
     b.last_seq = 41;
-    b.record_delta = 3;
+    b.CountRecord("a", 3);
+    b.CountRecord("b", 1);
     ASSERT_TRUE(store->Commit(b).ok());
     EXPECT_EQ(*store->Get(keys::kMetaSeq).value(), "41");
-    EXPECT_EQ(*store->Get(keys::kMetaRecords).value(), "3");
+    EXPECT_EQ(*store->Get(keys::MetaCount("a")).value(), "3");
+    Batch gone;
+    gone.CountRecord("b", -1);
+    ASSERT_TRUE(store->Commit(gone).ok());
+    EXPECT_FALSE(store->Get(keys::MetaCount("b")).value()) << "an entity with no records has no counter";
   }
   auto store = OpenAt(dir.path());
   EXPECT_EQ(store->last_seq(), 41u);
   EXPECT_EQ(store->record_count(), 3);
+  EXPECT_EQ(store->EntityCount("a"), 3);
+  EXPECT_EQ(store->EntityCount("b"), 0);
+}
+
+TEST(Store, StagedReadsSeeTheBatchsOwnWrites) {
+  Batch b;
+  EXPECT_FALSE(b.Staged("k"));
+  b.Put("k", "1");
+  EXPECT_EQ(b.Staged("k").value(), "1");
+  b.Delete("k");
+  ASSERT_TRUE(b.Staged("k"));
+  EXPECT_FALSE(b.Staged("k").value());
+  b.Put("k", "2");
+  EXPECT_EQ(b.Staged("k").value(), "2");
 }
 
 TEST(Store, SecondOpenOfTheSameDatabaseIsRefused) {
