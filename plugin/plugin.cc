@@ -156,6 +156,7 @@ int OnTick(int, void*, void* userdata) {
     } else {
       ctx->service->Pump(ctx->sinks);
     }
+    ctx->service->Housekeeping();
     int interval = ctx->service->config().sys_interval_s;
     auto now = SteadyClock::now();
     if (interval > 0 && now >= ctx->next_sys) {

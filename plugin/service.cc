@@ -4,6 +4,9 @@
 #include <limits>
 
 #include "plugin/request.h"
+#include "storage/keys.h"
+#include "storage/names.h"
+#include "storage/record.h"
 
 namespace mqdb {
 
@@ -16,6 +19,7 @@ Result<std::unique_ptr<Service>> Service::Open(const Config& config) {
   auto store = Store::Open(config.store);
   if (!store.ok()) return store.status();
   std::unique_ptr<Service> svc(new Service(config, std::move(store.value())));
+  if (Status s = svc->catalog_.Load(*svc->store_); !s.ok()) return s;
   if (Status s = svc->outbox_->Recover(); !s.ok()) return s;
   return svc;
 }
@@ -23,7 +27,8 @@ Result<std::unique_ptr<Service>> Service::Open(const Config& config) {
 Service::Service(Config config, std::unique_ptr<Store> store)
     : config_(std::move(config)),
       store_(std::move(store)),
-      records_(*store_, NowMs),
+      records_(*store_, catalog_, NowMs),
+      definitions_(*store_, catalog_, records_),
       outbox_(std::make_unique<Outbox>(*store_, config_.outbox)),
       started_(std::chrono::steady_clock::now()),
       last_write_(started_) {}
@@ -59,18 +64,36 @@ Outcome Counted(const char* key, size_t n) {
 }  // namespace
 
 Result<Outcome> Service::Admin(const std::string& path, const cJSON* body) {
+  auto wrap = [](Result<Json> r) -> Result<Outcome> {
+    if (!r.ok()) return r.status();
+    Outcome out;
+    out.data = std::move(r.value());
+    return out;
+  };
+  // {schema|constraint|index}/{entity}/{operation}
+  size_t a = path.find('/'), b = a == std::string::npos ? a : path.find('/', a + 1);
+  if (b != std::string::npos && path.find('/', b + 1) == std::string::npos) {
+    std::string kind = path.substr(0, a), entity = path.substr(a + 1, b - a - 1), op = path.substr(b + 1);
+    if (kind == "schema" || kind == "constraint" || kind == "index") {
+      if (Status s = CheckEntityName(entity); !s.ok()) return s;
+      if (kind == "schema" && op == "set") return wrap(definitions_.SetSchema(entity, body));
+      if (kind == "schema" && op == "get") return wrap(definitions_.GetSchema(entity));
+      if (kind == "schema" && op == "delete") return wrap(definitions_.DeleteSchema(entity));
+      if (kind == "constraint" && op == "add") return wrap(definitions_.AddConstraint(entity, body));
+      if (kind == "constraint" && op == "list") return wrap(definitions_.ListConstraints(entity));
+      if (kind == "constraint" && op == "remove") return wrap(definitions_.RemoveConstraint(entity, body));
+      if (kind == "index" && op == "add") return wrap(definitions_.AddIndex(entity, body));
+      if (kind == "index" && op == "list") return wrap(definitions_.ListIndexes(entity));
+      if (kind == "index" && op == "remove") return wrap(definitions_.RemoveIndex(entity, body));
+    }
+  }
+  if (path == "catalog") return wrap(definitions_.CatalogJson());
   if (path == "outbox") {
     Outcome out;
     out.data = outbox_->PendingJson();
     return out;
   }
-  if (path == "outbox/dead") {
-    auto dead = outbox_->DeadJson();
-    if (!dead.ok()) return dead.status();
-    Outcome out;
-    out.data = std::move(dead.value());
-    return out;
-  }
+  if (path == "outbox/dead") return wrap(outbox_->DeadJson());
   if (path == "outbox/retry" || path == "outbox/purge") {
     bool retry = path == "outbox/retry";
     auto selector = ParseSelector(body, path);
@@ -88,15 +111,21 @@ bool Service::IsAdmin(const std::string& username) const {
          std::find(config_.admin_users.begin(), config_.admin_users.end(), username) != config_.admin_users.end();
 }
 
-Status Service::Write(Reply& reply, Result<Outcome> outcome, Batch& batch, const std::string& origin) {
-  if (!outcome.ok()) return outcome.status();
-  OutboxEntry entry = outbox_->Stage(outcome->changes, origin, batch, NowMs());
+Result<uint64_t> Service::Commit(std::vector<Change>& changes, Batch& batch, const std::string& origin) {
+  OutboxEntry entry = outbox_->Stage(changes, origin, batch, NowMs());
   auto ticket = store_->Commit(batch);
   if (!ticket.ok()) return ticket.status();
   outbox_->Committed(std::move(entry), ticket.value());
+  last_write_ = std::chrono::steady_clock::now();
+  return ticket;
+}
+
+Status Service::Write(Reply& reply, Result<Outcome> outcome, Batch& batch, const std::string& origin) {
+  if (!outcome.ok()) return outcome.status();
+  auto ticket = Commit(outcome->changes, batch, origin);
+  if (!ticket.ok()) return ticket.status();
   reply.ticket = ticket.value();
   reply.data = std::move(outcome->data);
-  last_write_ = std::chrono::steady_clock::now();
   return Status::Ok();
 }
 
@@ -201,6 +230,49 @@ void Service::Pump(const std::vector<EventSink*>& sinks) {
   if (std::chrono::steady_clock::now() - last_write_ > std::chrono::seconds(1) && outbox_->HasDeletable(now)) {
     outbox_->FlushDelivered(now);
     last_write_ = std::chrono::steady_clock::now();
+  }
+}
+
+size_t Service::SweepExpired(size_t budget) {
+  const int64_t now_s = NowMs() / 1000;
+  const std::string due = std::string(keys::kTtlPrefix) + keys::Padded(static_cast<uint64_t>(now_s));
+  std::vector<std::string> expired;  // ttl keys, oldest first
+  store_->Scan(keys::kTtlPrefix, [&](std::string_view key, std::string_view) {
+    if (key.substr(0, due.size()) > due || expired.size() >= budget) return false;
+    expired.emplace_back(key);
+    return true;
+  });
+  size_t removed = 0;
+  for (const auto& key : expired) {
+    std::string rest = key.substr(keys::kTtlPrefix.size() + 21);  // after "ttl/{20 digits}/"
+    size_t slash = rest.find('/');
+    if (slash == std::string::npos) continue;
+    std::string entity = rest.substr(0, slash), id = rest.substr(slash + 1);
+    Batch batch;
+    auto outcome = records_.Expire(entity, id, batch);
+    if (!outcome.ok()) continue;  // e.g. restricted by a foreign key: stays invisible, retried next sweep
+    if (outcome->changes.empty()) {
+      // Not expired (renewed) or gone: this ttl key is stale unless it is the record's current one.
+      auto rec = records_.LoadRaw(entity, id, nullptr);
+      auto at = rec.ok() && rec.value() ? ExpiresAt(rec.value().get()) : std::nullopt;
+      if (rec.ok() && (!at || keys::Ttl(*at, entity, id) != key)) {
+        Batch drop;
+        drop.Delete(key);
+        store_->Commit(drop);
+      }
+      continue;
+    }
+    if (Commit(outcome->changes, batch, "mqdb-ttl").ok()) ++removed;
+  }
+  return removed;
+}
+
+void Service::Housekeeping() {
+  if (!catalog_.Building().empty()) definitions_.BackfillStep(kBackfillSlice);
+  auto now = std::chrono::steady_clock::now();
+  if (now >= next_sweep_) {
+    next_sweep_ = now + std::chrono::seconds(1);
+    SweepExpired(kSweepBatch);
   }
 }
 

@@ -16,6 +16,8 @@
 #include "outbox/outbox.h"
 #include "plugin/options.h"
 #include "plugin/stats.h"
+#include "storage/catalog.h"
+#include "storage/definitions.h"
 #include "storage/records.h"
 #include "storage/store.h"
 
@@ -52,6 +54,12 @@ class Service {
   // Dispatches outbox entries whose writes are durable; deletes delivered entries when writes are idle.
   void Pump(const std::vector<EventSink*>& sinks);
 
+  // Background work done in bounded slices on the broker thread (plugin TICK): one index back-fill
+  // slice while an index is being built; once a second, removal of expired records through the ttl/
+  // index (at most kSweepBatch per call), each as a delete with its events.
+  void Housekeeping();
+  static constexpr size_t kSweepBatch = 256;
+
   // $SYS/broker/mqdb/<name> values, every topic of PROTOCOL.md §8 that a single node has.
   std::vector<std::pair<std::string, std::string>> SysValues() const;
 
@@ -63,16 +71,22 @@ class Service {
  private:
   Service(Config config, std::unique_ptr<Store> store);
   Status Write(Reply& reply, Result<Outcome> outcome, Batch& batch, const std::string& origin);
+  // Stages the outbox entry of `changes` into `batch` and commits it; returns the durability ticket.
+  Result<uint64_t> Commit(std::vector<Change>& changes, Batch& batch, const std::string& origin);
   bool IsAdmin(const std::string& username) const;
   Result<Outcome> Admin(const std::string& path, const cJSON* body);
+  size_t SweepExpired(size_t budget);
 
   Config config_;
   std::unique_ptr<Store> store_;
+  Catalog catalog_;
   Records records_;
+  Definitions definitions_;
   std::unique_ptr<Outbox> outbox_;
   Stats stats_;
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point last_write_;
+  std::chrono::steady_clock::time_point next_sweep_{};
 };
 
 int64_t NowMs();

@@ -22,16 +22,9 @@ Result<FieldPath> ParsePath(const cJSON* v, const char* what) {
   if (!cJSON_IsString(v) || v->valuestring[0] == '\0') {
     return Status::BadRequest(std::string(what) + " field must be a non-empty string");
   }
-  FieldPath path;
-  std::string_view s = v->valuestring;
-  size_t start = 0;
-  while (true) {
-    size_t dot = s.find('.', start);
-    std::string_view part = s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+  FieldPath path = SplitPath(v->valuestring);
+  for (const auto& part : path) {
     if (part.empty()) return Status::BadRequest(std::string("invalid field path: ") + v->valuestring);
-    path.emplace_back(part);
-    if (dot == std::string_view::npos) break;
-    start = dot + 1;
   }
   return path;
 }
@@ -244,6 +237,17 @@ Result<Query> ParseQuery(const cJSON* payload, QueryKind kind) {
     q.includes = std::move(fields.value());
   }
   return q;
+}
+
+FieldPath SplitPath(std::string_view s) {
+  FieldPath path;
+  size_t start = 0;
+  while (true) {
+    size_t dot = s.find('.', start);
+    path.emplace_back(s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start));
+    if (dot == std::string_view::npos) return path;
+    start = dot + 1;
+  }
 }
 
 const cJSON* Lookup(const cJSON* record, const FieldPath& path) {

@@ -53,6 +53,9 @@ enum class QueryKind { kList, kCount };
 // Parses a list or count payload. A count accepts only `filters` (and `request_id`).
 Result<Query> ParseQuery(const cJSON* payload, QueryKind kind);
 
+// "a.b.c" -> {"a","b","c"} (no validation: empty parts stay empty).
+FieldPath SplitPath(std::string_view dotted);
+
 // The value at a dotted path, or nullptr when any step is missing or not an object.
 const cJSON* Lookup(const cJSON* record, const FieldPath& path);
 

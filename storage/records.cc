@@ -2,9 +2,11 @@
 
 #include <algorithm>
 
+#include "storage/index.h"
 #include "storage/keys.h"
 #include "storage/query.h"
 #include "storage/record.h"
+#include "storage/schema.h"
 #include "storage/uuid.h"
 
 namespace mqdb {
@@ -19,27 +21,213 @@ const char* ChangeKindName(ChangeKind k) {
 }
 
 namespace {
+
 std::string What(const std::string& entity, const std::string& id) { return entity + "/" + id; }
+
+std::string JoinFields(const std::vector<std::string>& fields) {
+  std::string out;
+  for (const auto& f : fields) out += (out.empty() ? "" : ",") + f;
+  return out;
+}
+
+bool SameJson(const cJSON* a, const cJSON* b) {
+  if (!a || !b) return !a && !b;
+  return cJSON_Compare(a, b, true);
+}
+
 }  // namespace
 
-Records::Records(Store& store, Clock now_ms) : store_(store), now_ms_(std::move(now_ms)) {}
+std::optional<std::string> ReferenceId(const cJSON* value) {
+  if (cJSON_IsString(value)) return std::string(value->valuestring);
+  if (auto n = AsInt64(value)) return std::to_string(*n);
+  return std::nullopt;
+}
 
-Result<Json> Records::Load(const std::string& entity, const std::string& id, int64_t now) {
-  auto raw = store_.Get(keys::Data(entity, id));
-  if (!raw.ok()) return raw.status();
-  if (!raw.value()) return Json();
-  auto rec = ParseStored(*raw.value());
+Records::Records(Store& store, const Catalog& catalog, Clock now_ms)
+    : store_(store), catalog_(catalog), now_ms_(std::move(now_ms)) {}
+
+Result<Json> Records::LoadRaw(const std::string& entity, const std::string& id, const Batch* batch) const {
+  std::string key = keys::Data(entity, id);
+  std::optional<std::string> raw;
+  if (auto staged = batch ? batch->Staged(key) : std::nullopt) {
+    raw = *staged;
+  } else {
+    auto stored = store_.Get(key);
+    if (!stored.ok()) return stored.status();
+    raw = std::move(stored.value());
+  }
+  if (!raw) return Json();
+  auto rec = ParseStored(*raw);
   if (!rec.ok()) return Status::Internal("corrupt record: " + What(entity, id));
   return rec;
 }
 
-void Records::StageTtl(Batch& batch, const std::string& entity, const std::string& id, const cJSON* before,
-                       const cJSON* after) {
+Result<Json> Records::LoadLive(const std::string& entity, const std::string& id, int64_t now, const Batch* batch) const {
+  auto rec = LoadRaw(entity, id, batch);
+  if (rec.ok() && rec.value() && IsExpired(rec.value().get(), now)) return Json();
+  return rec;
+}
+
+Status Records::CheckForeignKeys(const std::string& entity, const cJSON* before, const cJSON* after,
+                                 const Batch& batch) const {
+  for (const Constraint* c : catalog_.ConstraintsOf(entity)) {
+    if (c->kind != ConstraintKind::kForeignKey) continue;
+    const cJSON* v = cJSON_GetObjectItemCaseSensitive(after, c->fields[0].c_str());
+    if (!v || cJSON_IsNull(v)) continue;
+    if (before && SameJson(v, cJSON_GetObjectItemCaseSensitive(before, c->fields[0].c_str()))) continue;
+    auto ref = ReferenceId(v);
+    std::string what = "foreign key violation: " + entity + "." + c->fields[0];
+    if (!ref) return Status::Conflict(what + " must hold an id (string or integer)");
+    auto target = LoadLive(c->target_entity, *ref, now_ms_(), &batch);
+    if (!target.ok()) return target.status();
+    if (!target.value()) return Status::Conflict(what + " references missing " + What(c->target_entity, *ref));
+  }
+  return Status::Ok();
+}
+
+Status Records::StageChange(const std::string& entity, const std::string& id, const cJSON* before, const cJSON* after,
+                            Batch& batch) const {
+  for (const Constraint* c : catalog_.ConstraintsOf(entity)) {
+    if (c->kind == ConstraintKind::kNotNull && after) {
+      const cJSON* v = cJSON_GetObjectItemCaseSensitive(after, c->fields[0].c_str());
+      if (!v || cJSON_IsNull(v)) return Status::Conflict("not null constraint violation: " + entity + "." + c->fields[0]);
+    }
+    if (c->kind != ConstraintKind::kUnique) continue;
+    auto old_key = before ? UniqueKey(entity, c->name, c->fields, before) : std::nullopt;
+    auto new_key = after ? UniqueKey(entity, c->name, c->fields, after) : std::nullopt;
+    if (old_key == new_key) continue;
+    if (old_key) batch.Delete(*old_key);
+    if (new_key) {
+      std::optional<std::string> owner;
+      if (auto staged = batch.Staged(*new_key)) {
+        owner = *staged;
+      } else {
+        auto stored = store_.Get(*new_key);
+        if (!stored.ok()) return stored.status();
+        owner = stored.value();
+      }
+      if (owner && *owner != id) {
+        // The guard may belong to a record that expired but was not swept yet: then the value is free.
+        auto holder = LoadLive(entity, *owner, now_ms_(), &batch);
+        if (!holder.ok()) return holder.status();
+        if (holder.value()) return Status::Conflict("unique constraint violation: " + entity + "." + JoinFields(c->fields));
+      }
+      batch.Put(*new_key, id);
+    }
+  }
+  if (after) {
+    if (Status s = CheckForeignKeys(entity, before, after, batch); !s.ok()) return s;
+  }
+  for (const IndexDef* ix : catalog_.IndexesOf(entity)) {
+    auto old_key = before ? IndexKey(entity, ix->field, Lookup(before, ix->path), id) : std::nullopt;
+    auto new_key = after ? IndexKey(entity, ix->field, Lookup(after, ix->path), id) : std::nullopt;
+    if (old_key == new_key) continue;
+    if (old_key) batch.Delete(*old_key);
+    if (new_key) batch.Put(*new_key, "");
+  }
   auto old_at = before ? ExpiresAt(before) : std::nullopt;
   auto new_at = after ? ExpiresAt(after) : std::nullopt;
-  if (old_at == new_at) return;
-  if (old_at) batch.Delete(keys::Ttl(*old_at, entity, id));
-  if (new_at) batch.Put(keys::Ttl(*new_at, entity, id), "");
+  if (old_at != new_at) {
+    if (old_at) batch.Delete(keys::Ttl(*old_at, entity, id));
+    if (new_at) batch.Put(keys::Ttl(*new_at, entity, id), "");
+  }
+  if (after) batch.Put(keys::Data(entity, id), Print(after));
+  else batch.Delete(keys::Data(entity, id));
+  if (!before && after) batch.CountRecord(entity, 1);
+  if (before && !after) batch.CountRecord(entity, -1);
+  return Status::Ok();
+}
+
+Result<std::vector<std::pair<std::string, Json>>> Records::Referencing(const std::string& entity,
+                                                                       const std::string& field,
+                                                                       const std::string& target_id,
+                                                                       const Batch& batch, int64_t now) const {
+  std::vector<std::string> candidates;
+  const IndexDef* ix = catalog_.FindIndex(entity, field);
+  Status s;
+  if (ix && ix->ready) {
+    Json as_string(cJSON_CreateString(target_id.c_str()));
+    std::vector<const cJSON*> values = {as_string.get()};
+    Json as_number;
+    if (auto n = AsInt64(Json(cJSON_Parse(target_id.c_str())).get()); n && std::to_string(*n) == target_id) {
+      as_number = Json(cJSON_CreateNumber(static_cast<double>(*n)));
+      values.push_back(as_number.get());
+    }
+    const std::string prefix = IndexPrefix(entity, field);
+    for (const cJSON* v : values) {
+      std::string at = *IndexKey(entity, field, v, "");
+      s = store_.Scan(at, [&](std::string_view key, std::string_view) {
+        candidates.push_back(IdFromIndexKey(key, prefix.size()));
+        return true;
+      });
+      if (!s.ok()) return s;
+    }
+  } else {
+    const std::string prefix = keys::DataPrefix(entity);
+    s = store_.Scan(prefix, [&](std::string_view key, std::string_view) {
+      candidates.emplace_back(key.substr(prefix.size()));
+      return true;
+    });
+    if (!s.ok()) return s;
+  }
+  // The store does not see this batch: re-read each candidate through it and re-check the reference.
+  std::vector<std::pair<std::string, Json>> out;
+  for (const auto& id : candidates) {
+    auto rec = LoadLive(entity, id, now, &batch);
+    if (!rec.ok()) return rec.status();
+    if (!rec.value()) continue;
+    auto ref = ReferenceId(cJSON_GetObjectItemCaseSensitive(rec.value().get(), field.c_str()));
+    if (ref && *ref == target_id) out.emplace_back(id, std::move(rec.value()));
+  }
+  return out;
+}
+
+Status Records::StageDelete(const std::string& entity, const std::string& id, Json record, Batch& batch,
+                            Cascade& cascade, int depth, int64_t now) const {
+  cascade.visited.insert(What(entity, id));
+  if (cascade.visited.size() > kMaxCascadeRecords) {
+    return Status::Conflict("cascade too large: more than " + std::to_string(kMaxCascadeRecords) + " records");
+  }
+  // Remove the record first, so a reference cycle back to it finds nothing left to do.
+  if (Status s = StageChange(entity, id, record.get(), nullptr, batch); !s.ok()) return s;
+  cascade.changes.push_back({ChangeKind::kDelete, entity, id, std::move(record)});
+  for (const Constraint* fk : catalog_.ForeignKeysTo(entity)) {
+    auto children = Referencing(fk->entity, fk->fields[0], id, batch, now);
+    if (!children.ok()) return children.status();
+    for (auto& [child_id, child] : children.value()) {
+      if (cascade.visited.count(What(fk->entity, child_id))) continue;
+      switch (fk->on_delete) {
+        case OnDelete::kRestrict:
+          return Status::Conflict("foreign key restrict: " + What(entity, id) + " is referenced by " +
+                                  What(fk->entity, child_id) + " (" + fk->entity + "." + fk->fields[0] + ")");
+        case OnDelete::kCascade:
+          if (depth + 1 > kMaxCascadeDepth) {
+            return Status::Conflict("cascade depth limit (" + std::to_string(kMaxCascadeDepth) + ") exceeded at " +
+                                    What(fk->entity, child_id));
+          }
+          if (Status s = StageDelete(fk->entity, child_id, std::move(child), batch, cascade, depth + 1, now); !s.ok()) {
+            return s;
+          }
+          break;
+        case OnDelete::kSetNull: {
+          cascade.visited.insert(What(fk->entity, child_id));
+          UpdateSpec spec;
+          spec.fields = NewObject();
+          cJSON_AddNullToObject(spec.fields.get(), fk->fields[0].c_str());
+          Json updated = ApplyUpdate(child.get(), spec, now);
+          if (const Schema* schema = catalog_.FindSchema(fk->entity)) {
+            if (Status s = ValidateAgainstSchema(fk->entity, *schema, updated.get()); !s.ok()) {
+              return Status::Conflict("set_null on " + What(fk->entity, child_id) + ": " + s.message());
+            }
+          }
+          if (Status s = StageChange(fk->entity, child_id, child.get(), updated.get(), batch); !s.ok()) return s;
+          cascade.changes.push_back({ChangeKind::kUpdate, fk->entity, child_id, std::move(updated)});
+          break;
+        }
+      }
+    }
+  }
+  return Status::Ok();
 }
 
 Result<Outcome> Records::Create(const std::string& entity, const cJSON* payload, Batch& batch) {
@@ -47,21 +235,25 @@ Result<Outcome> Records::Create(const std::string& entity, const cJSON* payload,
   if (!parsed.ok()) return parsed.status();
   int64_t now = now_ms_();
   std::string id = parsed->id.empty() ? NewUuidV7() : parsed->id;
-  auto existing = Load(entity, id, now);
+  auto existing = LoadRaw(entity, id, &batch);
   if (!existing.ok()) return existing.status();
   Outcome out;
+  Json before;
   if (existing.value()) {
     if (!IsExpired(existing.value().get(), now)) return Status::Conflict("already exists: " + What(entity, id));
-    // The id is free again, but its expired record was never swept: retire it in this same batch so
-    // subscribers see its Delete before the new Create, and the ttl index forgets it.
-    StageTtl(batch, entity, id, existing.value().get(), nullptr);
-    batch.CountRecord(entity, -1);
-    out.changes.push_back({ChangeKind::kDelete, entity, id, std::move(existing.value())});
+    // The id is free again, but its expired record was never swept: retire it in this same batch
+    // (with its on_delete rules) so subscribers see its Delete before the new Create.
+    Cascade cascade;
+    if (Status s = StageDelete(entity, id, std::move(existing.value()), batch, cascade, 0, now); !s.ok()) return s;
+    out.changes = std::move(cascade.changes);
   }
+  const Schema* schema = catalog_.FindSchema(entity);
+  if (schema) ApplyDefaults(*schema, parsed->record.get());
   Json rec = FinishCreate(std::move(parsed.value()), id, now);
-  batch.Put(keys::Data(entity, id), Print(rec.get()));
-  StageTtl(batch, entity, id, nullptr, rec.get());
-  batch.CountRecord(entity, 1);
+  if (schema) {
+    if (Status s = ValidateAgainstSchema(entity, *schema, rec.get()); !s.ok()) return s;
+  }
+  if (Status s = StageChange(entity, id, nullptr, rec.get(), batch); !s.ok()) return s;
   out.data = Clone(rec.get());
   out.changes.push_back({ChangeKind::kCreate, entity, id, std::move(rec)});
   return out;
@@ -70,10 +262,9 @@ Result<Outcome> Records::Create(const std::string& entity, const cJSON* payload,
 Result<Outcome> Records::Read(const std::string& entity, const std::string& id, const cJSON* payload) {
   auto projection = ParseReadProjection(payload);
   if (!projection.ok()) return projection.status();
-  int64_t now = now_ms_();
-  auto rec = Load(entity, id, now);
+  auto rec = LoadLive(entity, id, now_ms_(), nullptr);
   if (!rec.ok()) return rec.status();
-  if (!rec.value() || IsExpired(rec.value().get(), now)) return Status::NotFound("not found: " + What(entity, id));
+  if (!rec.value()) return Status::NotFound("not found: " + What(entity, id));
   Outcome out;
   out.data = projection->empty() ? std::move(rec.value()) : Project(rec.value().get(), projection.value());
   return out;
@@ -84,13 +275,15 @@ Result<Outcome> Records::Update(const std::string& entity, const std::string& id
   auto spec = ParseUpdate(payload, id);
   if (!spec.ok()) return spec.status();
   int64_t now = now_ms_();
-  auto cur = Load(entity, id, now);
+  auto cur = LoadLive(entity, id, now, &batch);
   if (!cur.ok()) return cur.status();
-  if (!cur.value() || IsExpired(cur.value().get(), now)) return Status::NotFound("not found: " + What(entity, id));
+  if (!cur.value()) return Status::NotFound("not found: " + What(entity, id));
   if (Status s = CheckVersion(cur.value().get(), spec->expected_version, What(entity, id)); !s.ok()) return s;
   Json rec = ApplyUpdate(cur.value().get(), spec.value(), now);
-  batch.Put(keys::Data(entity, id), Print(rec.get()));
-  StageTtl(batch, entity, id, cur.value().get(), rec.get());
+  if (const Schema* schema = catalog_.FindSchema(entity)) {
+    if (Status s = ValidateAgainstSchema(entity, *schema, rec.get()); !s.ok()) return s;
+  }
+  if (Status s = StageChange(entity, id, cur.value().get(), rec.get(), batch); !s.ok()) return s;
   Outcome out;
   out.data = Clone(rec.get());
   out.changes.push_back({ChangeKind::kUpdate, entity, id, std::move(rec)});
@@ -102,54 +295,117 @@ Result<Outcome> Records::Delete(const std::string& entity, const std::string& id
   auto expected = ParseDelete(payload);
   if (!expected.ok()) return expected.status();
   int64_t now = now_ms_();
-  auto cur = Load(entity, id, now);
+  auto cur = LoadLive(entity, id, now, &batch);
   if (!cur.ok()) return cur.status();
-  if (!cur.value() || IsExpired(cur.value().get(), now)) return Status::NotFound("not found: " + What(entity, id));
+  if (!cur.value()) return Status::NotFound("not found: " + What(entity, id));
   if (Status s = CheckVersion(cur.value().get(), expected.value(), What(entity, id)); !s.ok()) return s;
-  batch.Delete(keys::Data(entity, id));
-  StageTtl(batch, entity, id, cur.value().get(), nullptr);
-  batch.CountRecord(entity, -1);
+  Cascade cascade;
+  if (Status s = StageDelete(entity, id, std::move(cur.value()), batch, cascade, 0, now); !s.ok()) return s;
   Outcome out;
   out.data = NewObject();
   cJSON_AddStringToObject(out.data.get(), "id", id.c_str());
   cJSON_AddTrueToObject(out.data.get(), "deleted");
-  out.changes.push_back({ChangeKind::kDelete, entity, id, std::move(cur.value())});
+  out.changes = std::move(cascade.changes);
   return out;
+}
+
+Result<Outcome> Records::Expire(const std::string& entity, const std::string& id, Batch& batch) {
+  int64_t now = now_ms_();
+  auto rec = LoadRaw(entity, id, &batch);
+  if (!rec.ok()) return rec.status();
+  Outcome out;
+  if (!rec.value() || !IsExpired(rec.value().get(), now)) return out;
+  Cascade cascade;
+  if (Status s = StageDelete(entity, id, std::move(rec.value()), batch, cascade, 0, now); !s.ok()) return s;
+  out.changes = std::move(cascade.changes);
+  return out;
+}
+
+Status Records::Matching(const std::string& entity, const Query& q, int64_t now,
+                         const std::function<bool(Json)>& visit) const {
+  // Planner: the first filter an index can answer drives the scan; every filter is still applied.
+  for (const auto& f : q.filters) {
+    const IndexDef* ix = catalog_.FindIndex(entity, f.field);
+    if (!ix || !ix->ready) continue;
+    auto ranges = IndexRanges(entity, f);
+    if (!ranges) continue;
+    const size_t prefix_len = IndexPrefix(entity, f.field).size();
+    std::vector<std::string> ids;
+    for (const auto& r : *ranges) {
+      Status s = store_.Scan(r.begin, [&](std::string_view key, std::string_view) {
+        if (key >= r.end) return false;
+        ids.push_back(IdFromIndexKey(key, prefix_len));
+        return true;
+      });
+      if (!s.ok()) return s;
+    }
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    for (const auto& id : ids) {
+      auto rec = LoadLive(entity, id, now, nullptr);
+      if (!rec.ok()) return rec.status();
+      if (!rec.value() || !Matches(q.filters, rec.value().get())) continue;
+      if (!visit(std::move(rec.value()))) break;
+    }
+    return Status::Ok();
+  }
+  Status corrupt;
+  Status s = store_.Scan(keys::DataPrefix(entity), [&](std::string_view, std::string_view value) {
+    auto rec = ParseStored(value);
+    if (!rec.ok()) { corrupt = rec.status(); return false; }
+    if (IsExpired(rec.value().get(), now) || !Matches(q.filters, rec.value().get())) return true;
+    return visit(std::move(rec.value()));
+  });
+  if (!s.ok()) return s;
+  return corrupt;
+}
+
+Status Records::AddIncludes(const std::string& entity, const std::vector<std::string>& includes, cJSON* records) const {
+  int64_t now = now_ms_();
+  for (const auto& name : includes) {
+    const Constraint* fk = catalog_.ForeignKeyOn(entity, name + "_id");
+    for (cJSON* r = records->child; r; r = r->next) {
+      auto ref = ReferenceId(cJSON_GetObjectItemCaseSensitive(r, (name + "_id").c_str()));
+      Json target;
+      if (ref) {
+        auto t = LoadLive(fk->target_entity, *ref, now, nullptr);
+        if (!t.ok()) return t.status();
+        target = std::move(t.value());
+      }
+      SetField(r, name.c_str(), target ? target.release() : cJSON_CreateNull());
+    }
+  }
+  return Status::Ok();
 }
 
 Result<Outcome> Records::List(const std::string& entity, const cJSON* payload) {
   auto q = ParseQuery(payload, QueryKind::kList);
   if (!q.ok()) return q.status();
-  if (!q->includes.empty()) {
-    // Foreign keys arrive with constraints; until one is declared no field can be included.
-    return Status::BadRequest("unknown include: " + q->includes[0] + " (" + entity + " has no foreign key " +
-                              q->includes[0] + "_id)");
+  for (const auto& name : q->includes) {
+    if (!catalog_.ForeignKeyOn(entity, name + "_id")) {
+      return Status::BadRequest("unknown include: " + name + " (" + entity + " has no foreign key " + name + "_id)");
+    }
   }
-  int64_t now = now_ms_();
   const bool sorted = !q->sort.empty();
   const size_t want = static_cast<size_t>(q->offset + q->limit);
   size_t skipped = 0;
   std::vector<Json> hits;
-  Status corrupt;
-  Status s = store_.Scan(keys::DataPrefix(entity), [&](std::string_view, std::string_view value) {
-    auto rec = ParseStored(value);
-    if (!rec.ok()) { corrupt = rec.status(); return false; }
-    if (IsExpired(rec.value().get(), now) || !Matches(q->filters, rec.value().get())) return true;
-    if (!sorted) {  // key order is id order, which is already the required order: stop early
+  Status s = Matching(entity, q.value(), now_ms_(), [&](Json rec) {
+    if (!sorted) {  // matches arrive in id order, which is already the required order: stop early
       if (skipped < static_cast<size_t>(q->offset)) { ++skipped; return true; }
-      hits.push_back(std::move(rec.value()));
+      if (q->limit == 0) return false;
+      hits.push_back(std::move(rec));
       return hits.size() < static_cast<size_t>(q->limit);
     }
-    hits.push_back(std::move(rec.value()));
+    hits.push_back(std::move(rec));
     return true;
   });
   if (!s.ok()) return s;
-  if (!corrupt.ok()) return corrupt;
   size_t begin = 0, end = hits.size();
   if (sorted) {
     auto less = [&](const Json& a, const Json& b) { return SortsBefore(q->sort, a.get(), b.get()); };
     size_t upto = std::min(want, hits.size());
-    std::partial_sort(hits.begin(), hits.begin() + upto, hits.end(), less);
+    std::partial_sort(hits.begin(), hits.begin() + static_cast<long>(upto), hits.end(), less);
     begin = std::min(static_cast<size_t>(q->offset), upto);
     end = upto;
   }
@@ -160,23 +416,16 @@ Result<Outcome> Records::List(const std::string& entity, const cJSON* payload) {
     Json item = q->projection ? Project(hits[i].get(), *q->projection) : std::move(hits[i]);
     cJSON_AddItemToArray(out.data.get(), item.release());
   }
+  if (Status st = AddIncludes(entity, q->includes, out.data.get()); !st.ok()) return st;
   return out;
 }
 
 Result<Outcome> Records::Count(const std::string& entity, const cJSON* payload) {
   auto q = ParseQuery(payload, QueryKind::kCount);
   if (!q.ok()) return q.status();
-  int64_t now = now_ms_();
   double count = 0;
-  Status corrupt;
-  Status s = store_.Scan(keys::DataPrefix(entity), [&](std::string_view, std::string_view value) {
-    auto rec = ParseStored(value);
-    if (!rec.ok()) { corrupt = rec.status(); return false; }
-    if (!IsExpired(rec.value().get(), now) && Matches(q->filters, rec.value().get())) ++count;
-    return true;
-  });
+  Status s = Matching(entity, q.value(), now_ms_(), [&](Json) { ++count; return true; });
   if (!s.ok()) return s;
-  if (!corrupt.ok()) return corrupt;
   Outcome out;
   out.data = NewObject();
   cJSON_AddNumberToObject(out.data.get(), "count", count);

@@ -1,19 +1,22 @@
-// Records: executes the CRUD and query requests of PROTOCOL.md §2-3 against the Store.
+// Records: executes the CRUD and query requests of PROTOCOL.md §2-3 against the Store, enforcing the
+// Catalog's schemas and constraints and maintaining its indexes (§5).
 //
-// A write never commits by itself: it stages every key it changes (record, ttl index) into the
-// caller's Batch and returns the list of Changes (one per affected record). The caller adds the
-// outbox entry for those changes to the same Batch and commits once (outbox/outbox.h), which is what
-// makes "data committed => its events are in the outbox" true by construction.
+// A write never commits by itself: it stages every key it changes (records, ttl index, secondary index
+// entries, unique guards, cascaded children) into the caller's Batch and returns the list of Changes
+// (one per affected record). The caller adds the outbox entry for those changes to the same Batch and
+// commits once (outbox/outbox.h): a rejected request changes nothing, an accepted one changes
+// everything it must, atomically. Reads made while staging see the batch's own earlier changes.
 //
-// A rejected request stages nothing: every check runs before the first Put.
 // Expired records (_expires_at <= now) are invisible: reads 404, lists skip them, a create may reuse
 // the id (emitting the Delete of the expired record first).
 #pragma once
 
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "storage/catalog.h"
 #include "storage/json.h"
 #include "storage/status.h"
 #include "storage/store.h"
@@ -35,10 +38,13 @@ struct Outcome {
   std::vector<Change> changes;  // empty for reads
 };
 
+constexpr int kMaxCascadeDepth = 16;
+constexpr size_t kMaxCascadeRecords = 10000;
+
 class Records {
  public:
   using Clock = std::function<int64_t()>;  // Unix milliseconds
-  Records(Store& store, Clock now_ms);
+  Records(Store& store, const Catalog& catalog, Clock now_ms);
 
   Result<Outcome> Create(const std::string& entity, const cJSON* payload, Batch& batch);
   Result<Outcome> Read(const std::string& entity, const std::string& id, const cJSON* payload);
@@ -47,14 +53,43 @@ class Records {
   Result<Outcome> List(const std::string& entity, const cJSON* payload);
   Result<Outcome> Count(const std::string& entity, const cJSON* payload);
 
+  // Removes an expired record as a delete would (events, guards, indexes, on_delete rules). Not
+  // found or not expired (renewed meanwhile): an empty Outcome.
+  Result<Outcome> Expire(const std::string& entity, const std::string& id, Batch& batch);
+
+  // The stored record (expired or not), nullptr when there is none; sees `batch` when given.
+  Result<Json> LoadRaw(const std::string& entity, const std::string& id, const Batch* batch) const;
+
+  // Stages the change of one record from `before` to `after` (either may be null: create / delete)
+  // with everything that follows: data key, ttl index, index entries, unique guards, record count.
+  // Checks what `after` must satisfy: not-null, unique (409), foreign keys that changed (409).
+  Status StageChange(const std::string& entity, const std::string& id, const cJSON* before, const cJSON* after,
+                     Batch& batch) const;
+
  private:
-  // The live (stored and not expired) record, nullptr when there is none.
-  Result<Json> Load(const std::string& entity, const std::string& id, int64_t now);
-  void StageTtl(Batch& batch, const std::string& entity, const std::string& id, const cJSON* before,
-                const cJSON* after);
+  struct Cascade {
+    std::set<std::string> visited;  // "entity/id" already deleted or updated in this batch
+    std::vector<Change> changes;
+  };
+  Result<Json> LoadLive(const std::string& entity, const std::string& id, int64_t now, const Batch* batch) const;
+  Status StageDelete(const std::string& entity, const std::string& id, Json record, Batch& batch, Cascade& cascade,
+                     int depth, int64_t now) const;
+  // Ids of live records of `entity` whose `field` references `target_id` (through the index when ready).
+  Result<std::vector<std::pair<std::string, Json>>> Referencing(const std::string& entity, const std::string& field,
+                                                                const std::string& target_id, const Batch& batch,
+                                                                int64_t now) const;
+  // Live records matching the query's filters, in id order (through an index when one applies).
+  Status Matching(const std::string& entity, const struct Query& q, int64_t now,
+                  const std::function<bool(Json)>& visit) const;
+  Status CheckForeignKeys(const std::string& entity, const cJSON* before, const cJSON* after, const Batch& batch) const;
+  Status AddIncludes(const std::string& entity, const std::vector<std::string>& includes, cJSON* records) const;
 
   Store& store_;
+  const Catalog& catalog_;
   Clock now_ms_;
 };
+
+// The referenced id held in a foreign-key field: strings as they are, integral numbers in decimal.
+std::optional<std::string> ReferenceId(const cJSON* value);
 
 }  // namespace mqdb

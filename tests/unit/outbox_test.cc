@@ -18,7 +18,7 @@ class OutboxTest : public ::testing::Test {
   void SetUp() override { Open(); }
   void Open() {
     store_ = std::move(Store::Open({dir_.path(), Durability::kNone, 10}).value());
-    records_ = std::make_unique<Records>(*store_, [] { return int64_t{1700000000000}; });
+    records_ = std::make_unique<Records>(*store_, catalog_, [] { return int64_t{1700000000000}; });
     outbox_ = std::make_unique<Outbox>(*store_, OutboxOptions{1, 3, 200});
     ASSERT_TRUE(outbox_->Recover().ok());
   }
@@ -56,6 +56,7 @@ class OutboxTest : public ::testing::Test {
 
   test::TempDir dir_;
   std::unique_ptr<Store> store_;
+  Catalog catalog_;
   std::unique_ptr<Records> records_;
   std::unique_ptr<Outbox> outbox_;
   int64_t now_ = 1000000;
