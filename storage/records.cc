@@ -85,6 +85,11 @@ Status Records::CheckForeignKeys(const std::string& entity, const cJSON* before,
   return Status::Ok();
 }
 
+Result<std::optional<std::string>> Records::GuardOwner(const std::string& key, const Batch& batch) const {
+  if (auto staged = batch.Staged(key)) return *staged;
+  return store_.Get(key);
+}
+
 Status Records::StageChange(const std::string& entity, const std::string& id, const cJSON* before, const cJSON* after,
                             Batch& batch) const {
   for (const Constraint* c : catalog_.ConstraintsOf(entity)) {
@@ -96,16 +101,17 @@ Status Records::StageChange(const std::string& entity, const std::string& id, co
     auto old_key = before ? UniqueKey(entity, c->name, c->fields, before) : std::nullopt;
     auto new_key = after ? UniqueKey(entity, c->name, c->fields, after) : std::nullopt;
     if (old_key == new_key) continue;
-    if (old_key) batch.Delete(*old_key);
+    if (old_key) {
+      // Release the guard only if this record still owns it: a record that expired unswept may have
+      // lost its value to a newer one already.
+      auto owner = GuardOwner(*old_key, batch);
+      if (!owner.ok()) return owner.status();
+      if (owner.value() == id) batch.Delete(*old_key);
+    }
     if (new_key) {
-      std::optional<std::string> owner;
-      if (auto staged = batch.Staged(*new_key)) {
-        owner = *staged;
-      } else {
-        auto stored = store_.Get(*new_key);
-        if (!stored.ok()) return stored.status();
-        owner = stored.value();
-      }
+      auto guard = GuardOwner(*new_key, batch);
+      if (!guard.ok()) return guard.status();
+      const std::optional<std::string>& owner = guard.value();
       if (owner && *owner != id) {
         // The guard may belong to a record that expired but was not swept yet: then the value is free.
         auto holder = LoadLive(entity, *owner, now_ms_(), &batch);
@@ -329,14 +335,14 @@ Status Records::Matching(const std::string& entity, const Query& q, int64_t now,
     if (!ix || !ix->ready) continue;
     auto ranges = IndexRanges(entity, f);
     if (!ranges) continue;
-    const size_t prefix_len = IndexPrefix(entity, f.field).size();
+    const std::string prefix = IndexPrefix(entity, f.field);
     std::vector<std::string> ids;
     for (const auto& r : *ranges) {
-      Status s = store_.Scan(r.begin, [&](std::string_view key, std::string_view) {
+      Status s = store_.Scan(prefix, [&](std::string_view key, std::string_view) {
         if (key >= r.end) return false;
-        ids.push_back(IdFromIndexKey(key, prefix_len));
+        ids.push_back(IdFromIndexKey(key, prefix.size()));
         return true;
-      });
+      }, r.begin);
       if (!s.ok()) return s;
     }
     std::sort(ids.begin(), ids.end());

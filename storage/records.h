@@ -81,6 +81,8 @@ class Records {
   // Live records matching the query's filters, in id order (through an index when one applies).
   Status Matching(const std::string& entity, const struct Query& q, int64_t now,
                   const std::function<bool(Json)>& visit) const;
+  // The id holding a unique guard (as this batch would leave it), nullopt when free.
+  Result<std::optional<std::string>> GuardOwner(const std::string& key, const Batch& batch) const;
   Status CheckForeignKeys(const std::string& entity, const cJSON* before, const cJSON* after, const Batch& batch) const;
   Status AddIncludes(const std::string& entity, const std::vector<std::string>& includes, cJSON* records) const;
 
