@@ -174,6 +174,19 @@ int64_t Outbox::Backoff(int retries) {
   return delay - jitter + static_cast<int64_t>(rng_state_ % static_cast<uint64_t>(2 * jitter + 1));
 }
 
+Status Outbox::ResetAfterRestore() {
+  queue_.clear();
+  delivered_.clear();
+  staged_deletes_ = 0;
+  Batch batch;
+  std::string end(keys::kOutboxPrefix);
+  end.back() = static_cast<char>(end.back() + 1);
+  batch.DeleteRange(std::string(keys::kOutboxPrefix), end);
+  if (auto t = store_.Commit(batch); !t.ok()) return t.status();
+  dead_ = 0;
+  return store_.Scan(keys::kDeadPrefix, [&](std::string_view, std::string_view) { ++dead_; return true; });
+}
+
 Status Outbox::FlushDelivered(int64_t now_ms) {
   size_t n = Deletable(now_ms);
   if (n == 0) return Status::Ok();

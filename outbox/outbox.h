@@ -66,6 +66,11 @@ class Outbox {
   Result<size_t> Retry(const std::string& operation_id);
   Result<size_t> Purge(const std::string& operation_id);  // deletes dead entries
 
+  // After the database was replaced by a restore: forgets queued and delivered entries and deletes the
+  // restored outbox (its events were delivered before the backup's state was replaced, or belong to
+  // writes the restore undid); dead letters are kept.
+  Status ResetAfterRestore();
+
   size_t pending() const { return queue_.size(); }
   uint64_t dead() const { return dead_; }
   uint64_t published() const { return published_; }

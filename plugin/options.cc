@@ -42,7 +42,7 @@ std::string OptionHelp() {
   return "db_path (directory, default ./mqdb-data), durability (periodic|immediate|none), "
          "durability_ms (1-60000), admin_users (comma-separated), max_payload (bytes, 1-268435455), "
          "sys_interval (seconds, 0-86400, 0 = off), node_id, outbox_retry_ms (1-3600000), "
-         "outbox_max_retries (0-1000)";
+         "outbox_max_retries (0-1000), backup_dir (directory, default <db_path>-backups)";
 }
 
 Result<Config> ParseOptions(const std::vector<std::pair<std::string, std::string>>& options) {
@@ -86,6 +86,9 @@ Result<Config> ParseOptions(const std::vector<std::pair<std::string, std::string
         return Bad(key, raw, "1-128 characters without / + #");
       }
       c.node_id = value;
+    } else if (key == "backup_dir") {
+      if (value.empty()) return Bad(key, raw, "a directory");
+      c.backup_dir = value;
     } else if (key == "outbox_retry_ms") {
       if (!ParseInt(value, 1, 3600000, &n)) return Bad(key, raw, "milliseconds between 1 and 3600000");
       c.outbox.retry_ms = static_cast<int>(n);
@@ -96,6 +99,7 @@ Result<Config> ParseOptions(const std::vector<std::pair<std::string, std::string
       return Status::BadRequest("unknown option plugin_opt_" + key + " (known: " + OptionHelp() + ")");
     }
   }
+  if (c.backup_dir.empty()) c.backup_dir = c.store.path + "-backups";
   return c;
 }
 

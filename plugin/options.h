@@ -19,6 +19,7 @@ struct Config {
   int sys_interval_s = 10;              // sys_interval: seconds between $SYS updates, 0 = off
   std::string node_id;                  // node_id: defaults to the host name
   OutboxOptions outbox;                 // outbox_retry_ms, outbox_max_retries
+  std::string backup_dir;               // backup_dir: defaults to "<db_path>-backups"
 };
 
 // `options` are (key, value) pairs without the `plugin_opt_` prefix, in config order.

@@ -88,6 +88,15 @@ Result<Outcome> Service::Admin(const std::string& path, const cJSON* body) {
     }
   }
   if (path == "catalog") return wrap(definitions_.CatalogJson());
+  if (path == "backup" || path == "restore") return path == "backup" ? BackupNow(body) : RestoreNow(body);
+  if (path == "backup/list") {
+    auto list = store_->ListBackups(config_.backup_dir);
+    if (!list.ok()) return list.status();
+    Outcome out;
+    out.data = NewArray();
+    for (const auto& b : list.value()) cJSON_AddItemToArray(out.data.get(), BackupJson(b).release());
+    return out;
+  }
   if (path == "outbox") {
     Outcome out;
     out.data = outbox_->PendingJson();
@@ -231,6 +240,59 @@ void Service::Pump(const std::vector<EventSink*>& sinks) {
     outbox_->FlushDelivered(now);
     last_write_ = std::chrono::steady_clock::now();
   }
+}
+
+namespace {
+
+Result<std::string> BackupName(const cJSON* body, const char* what) {
+  for (const cJSON* c = body->child; c; c = c->next) {
+    std::string_view k = c->string;
+    if (k != "name" && k != "request_id") return Status::BadRequest(std::string("unknown field in ") + what + " request: " + c->string);
+  }
+  const cJSON* n = cJSON_GetObjectItemCaseSensitive(body, "name");
+  if (!cJSON_IsString(n)) return Status::BadRequest(std::string(what) + " needs \"name\"");
+  std::string name = n->valuestring;
+  bool ok = !name.empty() && name.size() <= 128;
+  for (char c : name) ok &= (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  if (!ok) return Status::BadRequest("invalid backup name: 1-128 of A-Z a-z 0-9 _ -");
+  return name;
+}
+
+}  // namespace
+
+Json Service::BackupJson(const Store::BackupInfo& b) {
+  Json j = NewObject();
+  cJSON_AddStringToObject(j.get(), "name", b.name.c_str());
+  cJSON_AddNumberToObject(j.get(), "created_at", static_cast<double>(b.created_at));
+  cJSON_AddNumberToObject(j.get(), "size_bytes", static_cast<double>(b.size_bytes));
+  return j;
+}
+
+Result<Outcome> Service::BackupNow(const cJSON* body) {
+  auto name = BackupName(body, "backup");
+  if (!name.ok()) return name.status();
+  if (Status s = store_->Backup(config_.backup_dir, name.value()); !s.ok()) return s;
+  auto list = store_->ListBackups(config_.backup_dir);
+  if (!list.ok()) return list.status();
+  for (const auto& b : list.value()) {
+    if (b.name == name.value()) return Outcome{BackupJson(b), {}};
+  }
+  return Status::Internal("backup " + name.value() + " not found after creating it");
+}
+
+Result<Outcome> Service::RestoreNow(const cJSON* body) {
+  auto name = BackupName(body, "restore");
+  if (!name.ok()) return name.status();
+  // Runs on the broker thread: no request is served between the swap and the reload below, so none
+  // can see a half-restored state.
+  if (Status s = store_->Restore(config_.backup_dir, name.value()); !s.ok()) return s;
+  catalog_ = Catalog();
+  if (Status s = catalog_.Load(*store_); !s.ok()) return s;
+  if (Status s = outbox_->ResetAfterRestore(); !s.ok()) return s;
+  Outcome out;
+  out.data = NewObject();
+  cJSON_AddStringToObject(out.data.get(), "restored", name.value().c_str());
+  return out;
 }
 
 size_t Service::SweepExpired(size_t budget) {

@@ -76,6 +76,9 @@ class Service {
   bool IsAdmin(const std::string& username) const;
   Result<Outcome> Admin(const std::string& path, const cJSON* body);
   size_t SweepExpired(size_t budget);
+  Result<Outcome> BackupNow(const cJSON* body);
+  Result<Outcome> RestoreNow(const cJSON* body);
+  static Json BackupJson(const Store::BackupInfo& b);
 
   Config config_;
   std::unique_ptr<Store> store_;

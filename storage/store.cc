@@ -2,6 +2,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/utilities/backup_engine.h>
 #include <rocksdb/write_batch.h>
 
 #include <filesystem>
@@ -20,6 +21,14 @@ std::string PrefixEnd(std::string_view prefix) {
     end.pop_back();
   }
   return end;  // empty: no upper bound
+}
+
+rocksdb::Options DbOptions() {
+  rocksdb::Options ro;
+  ro.create_if_missing = true;
+  ro.keep_log_file_num = 3;
+  ro.max_log_file_size = 4 << 20;
+  return ro;
 }
 
 Status FromRocks(const rocksdb::Status& s, const char* what) {
@@ -56,12 +65,8 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   std::filesystem::create_directories(options.path, ec);
   if (ec) return Status::Internal("cannot create db_path " + options.path + ": " + ec.message());
 
-  rocksdb::Options ro;
-  ro.create_if_missing = true;
-  ro.keep_log_file_num = 3;
-  ro.max_log_file_size = 4 << 20;
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(ro, options.path, &raw);
+  rocksdb::Status s = rocksdb::DB::Open(DbOptions(), options.path, &raw);
   if (!s.ok()) {
     std::string text = s.ToString();
     if (s.IsIOError() && (text.find("lock") != std::string::npos || text.find("LOCK") != std::string::npos)) {
@@ -76,12 +81,16 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
 }
 
 Store::Store(StoreOptions options, rocksdb::DB* db) : options_(std::move(options)), db_(db) {
-  syncer_ = std::make_unique<WalSyncer>(options_.durability, options_.durability_ms,
-                                        [this] { return FromRocks(db_->SyncWAL(), "SyncWAL"); });
+  syncer_ = std::make_unique<WalSyncer>(options_.durability, options_.durability_ms, [this] {
+    std::lock_guard<std::mutex> lock(db_mu_);
+    if (!db_) return Status::Unavailable("database unavailable");
+    return FromRocks(db_->SyncWAL(), "SyncWAL");
+  });
 }
 
 Store::~Store() {
   syncer_.reset();  // stop the thread before the database goes away
+  if (!db_) return;
   db_->SyncWAL();   // a clean shutdown loses nothing, whatever the durability mode
   db_->Close();
 }
@@ -98,6 +107,7 @@ Status Store::LoadCounters() {
 }
 
 Result<std::optional<std::string>> Store::Get(std::string_view key) const {
+  if (!db_) return Status::Unavailable("database unavailable");
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()), &value);
   if (s.IsNotFound()) return std::optional<std::string>();
@@ -106,6 +116,7 @@ Result<std::optional<std::string>> Store::Get(std::string_view key) const {
 }
 
 Status Store::Scan(std::string_view prefix, const Visitor& visit, std::string_view start) const {
+  if (!db_) return Status::Unavailable("database unavailable");
   std::string upper = PrefixEnd(prefix);
   rocksdb::Slice upper_slice(upper);
   rocksdb::ReadOptions ro;
@@ -120,6 +131,7 @@ Status Store::Scan(std::string_view prefix, const Visitor& visit, std::string_vi
 }
 
 Result<uint64_t> Store::Commit(const Batch& batch) {
+  if (!db_) return Status::Unavailable("database unavailable");
   rocksdb::WriteBatch wb;
   for (const auto& op : batch.ops()) {
     switch (op.kind) {
@@ -161,10 +173,94 @@ int64_t Store::EntityCount(const std::string& entity) const {
 }
 
 uint64_t Store::ApproximateBytes() const {
+  if (!db_) return 0;
   uint64_t sst = 0, mem = 0;
   db_->GetIntProperty("rocksdb.total-sst-files-size", &sst);
   db_->GetIntProperty("rocksdb.cur-size-all-mem-tables", &mem);
   return sst + mem;
+}
+
+}  // namespace mqdb
+
+namespace mqdb {
+
+namespace {
+
+Result<std::unique_ptr<rocksdb::BackupEngine>> OpenBackups(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::Internal("cannot create backup_dir " + dir + ": " + ec.message());
+  rocksdb::BackupEngine* engine = nullptr;
+  rocksdb::IOStatus s = rocksdb::BackupEngine::Open(rocksdb::BackupEngineOptions(dir), rocksdb::Env::Default(), &engine);
+  if (!s.ok()) return Status::Internal("cannot open backups in " + dir + ": " + s.ToString());
+  return std::unique_ptr<rocksdb::BackupEngine>(engine);
+}
+
+std::optional<rocksdb::BackupID> FindBackup(const rocksdb::BackupEngine& engine, const std::string& name) {
+  std::vector<rocksdb::BackupInfo> infos;
+  engine.GetBackupInfo(&infos);
+  for (const auto& i : infos) if (i.app_metadata == name) return i.backup_id;
+  return std::nullopt;
+}
+
+}  // namespace
+
+Status Store::Backup(const std::string& dir, const std::string& name) {
+  if (!db_) return Status::Unavailable("database unavailable");
+  auto engine = OpenBackups(dir);
+  if (!engine.ok()) return engine.status();
+  if (FindBackup(*engine.value(), name)) return Status::Conflict("backup already exists: " + name);
+  rocksdb::CreateBackupOptions opts;
+  opts.flush_before_backup = true;
+  rocksdb::IOStatus s = engine.value()->CreateNewBackupWithMetadata(opts, db_.get(), name);
+  if (!s.ok()) return Status::Internal("backup failed: " + s.ToString());
+  return Status::Ok();
+}
+
+Result<std::vector<Store::BackupInfo>> Store::ListBackups(const std::string& dir) const {
+  auto engine = OpenBackups(dir);
+  if (!engine.ok()) return engine.status();
+  std::vector<rocksdb::BackupInfo> infos;
+  engine.value()->GetBackupInfo(&infos);
+  std::vector<BackupInfo> out;
+  for (const auto& i : infos) out.push_back({i.app_metadata, i.timestamp, i.size});
+  return out;
+}
+
+Status Store::Reopen() {
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(DbOptions(), options_.path, &raw);
+  if (!s.ok()) return Status::Internal("cannot reopen database after restore: " + s.ToString());
+  db_.reset(raw);
+  counts_.clear();
+  return LoadCounters();
+}
+
+Status Store::Restore(const std::string& dir, const std::string& name) {
+  if (!db_) return Status::Unavailable("database unavailable");
+  auto engine = OpenBackups(dir);
+  if (!engine.ok()) return engine.status();
+  auto id = FindBackup(*engine.value(), name);
+  if (!id) return Status::NotFound("not found: backup " + name);
+  const uint64_t seq_before = last_seq_;
+  Status result;
+  {
+    std::lock_guard<std::mutex> lock(db_mu_);  // the syncer must not touch the database meanwhile
+    db_->SyncWAL();
+    db_->Close();
+    db_.reset();
+    rocksdb::IOStatus rs = engine.value()->RestoreDBFromBackup(*id, options_.path, options_.path);
+    if (!rs.ok()) result = Status::Internal("restore failed: " + rs.ToString());
+    Status reopened = Reopen();  // reopen in any case: a failed restore leaves the old files in place
+    if (result.ok()) result = reopened;
+  }
+  if (!result.ok()) return result;
+  if (last_seq_ < seq_before) {
+    Batch keep_increasing;
+    keep_increasing.last_seq = seq_before;
+    if (auto t = Commit(keep_increasing); !t.ok()) return t.status();
+  }
+  return Status::Ok();
 }
 
 }  // namespace mqdb

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <unordered_map>
 #include <memory>
 #include <optional>
@@ -92,12 +93,27 @@ class Store {
   Durability durability() const { return options_.durability; }
   uint64_t ApproximateBytes() const;
 
+  // Online backups (RocksDB BackupEngine in `dir`), identified by a name (1-128 of [A-Za-z0-9_-]).
+  struct BackupInfo {
+    std::string name;
+    int64_t created_at = 0;  // Unix seconds
+    uint64_t size_bytes = 0;
+  };
+  Status Backup(const std::string& dir, const std::string& name);
+  Result<std::vector<BackupInfo>> ListBackups(const std::string& dir) const;
+  // Replaces the database with the named backup, in place: this Store (and its WAL syncer, tickets
+  // and counters) stays valid. The event sequence never goes back: a restored meta/seq lower than
+  // the current one is raised to it.
+  Status Restore(const std::string& dir, const std::string& name);
+
  private:
   Store(StoreOptions options, rocksdb::DB* db);
   Status LoadCounters();
+  Status Reopen();
 
   StoreOptions options_;
-  std::unique_ptr<rocksdb::DB> db_;
+  std::unique_ptr<rocksdb::DB> db_;  // null only if a restore failed to reopen: every call then fails
+  std::mutex db_mu_;                 // held by the syncer's SyncWAL and by Restore's swap
   std::unique_ptr<WalSyncer> syncer_;
   uint64_t last_seq_ = 0;
   std::map<std::string, int64_t> counts_;  // mirrors meta/count/{entity}; entities with 0 are dropped

@@ -18,6 +18,7 @@ class ServiceTest : public ::testing::Test {
     c.max_payload = 2048;
     c.admin_users = {"admin"};
     c.node_id = "n1";
+    c.backup_dir = dir_.path() + "-backups";
     svc_ = std::move(Service::Open(c).value());
   }
   Service::Reply Call(const std::string& topic, const std::string& payload, const std::string& user = "") {
@@ -38,6 +39,42 @@ class ServiceTest : public ::testing::Test {
   test::TempDir dir_;
   std::unique_ptr<Service> svc_;
 };
+
+TEST_F(ServiceTest, BackupChangeRestoreGivesTheDataAsAtBackup) {
+  const std::string admin = "admin";
+  ASSERT_TRUE(Call("$DB/_admin/constraint/users/add", R"({"type":"unique","fields":["email"]})", admin).status.ok());
+  Call("$DB/users/create", R"({"id":"a","email":"a@x"})");
+  Call("$DB/users/create", R"({"id":"b","email":"b@x"})");
+  auto backup = Call("$DB/_admin/backup", R"({"name":"nightly"})", admin);
+  ASSERT_TRUE(backup.status.ok()) << backup.status.message();
+  EXPECT_EQ(GetString(backup.data.get(), "name"), "nightly");
+  EXPECT_GT(GetNumber(backup.data.get(), "size_bytes").value_or(0), 0);
+  EXPECT_EQ(Call("$DB/_admin/backup", R"({"name":"nightly"})", admin).status.ToString(), "409 backup already exists: nightly");
+  auto snapshot = Everything();
+
+  Call("$DB/users/a/update", R"({"email":"changed@x"})");
+  Call("$DB/users/b/delete", "");
+  Call("$DB/users/create", R"({"id":"c","email":"b@x"})");
+  ASSERT_TRUE(Call("$DB/_admin/constraint/users/remove", R"({"name":"unique_email"})", admin).status.ok());
+  uint64_t seq_before_restore = svc_->store().last_seq();
+
+  auto restored = Call("$DB/_admin/restore", R"({"name":"nightly"})", admin);
+  ASSERT_TRUE(restored.status.ok()) << restored.status.message();
+  EXPECT_EQ(Service::Envelope(Call("$DB/users/count", "")), R"({"status":"ok","data":{"count":2}})");
+  EXPECT_EQ(GetString(Call("$DB/users/a", "").data.get(), "email"), "a@x");
+  EXPECT_EQ(Call("$DB/users/c", "").status.code(), 404);
+  EXPECT_EQ(Call("$DB/users/create", R"({"email":"a@x"})").status.ToString(), "409 unique constraint violation: users.email")
+      << "the constraint is back with the data";
+  EXPECT_GE(svc_->store().last_seq(), seq_before_restore) << "sequences never go back";
+  auto after = Everything();
+  for (const auto& [k, v] : snapshot) {
+    if (k.rfind("data/", 0) == 0 || k.rfind("uniq/", 0) == 0) EXPECT_EQ(after[k], v) << k;
+  }
+  auto list = Call("$DB/_admin/backup/list", "", admin);
+  EXPECT_EQ(cJSON_GetArraySize(list.data.get()), 1);
+  EXPECT_EQ(Call("$DB/_admin/restore", R"({"name":"nope"})", admin).status.ToString(), "404 not found: backup nope");
+  EXPECT_EQ(Call("$DB/_admin/backup", R"({"name":"../x"})", admin).status.message(), "invalid backup name: 1-128 of A-Z a-z 0-9 _ -");
+}
 
 TEST_F(ServiceTest, CrudRoundTripWithEnvelopes) {
   auto created = Call("$DB/users/create", R"({"id":"u1","name":"Ann","request_id":"r1"})");
