@@ -418,11 +418,17 @@ Result<Outcome> Records::List(const std::string& entity, const cJSON* payload) {
   Outcome out;
   out.data = NewArray();
   if (q->limit == 0) return out;
-  for (size_t i = begin; i < end; ++i) {
-    Json item = q->projection ? Project(hits[i].get(), *q->projection) : std::move(hits[i]);
-    cJSON_AddItemToArray(out.data.get(), item.release());
-  }
+  for (size_t i = begin; i < end; ++i) cJSON_AddItemToArray(out.data.get(), hits[i].release());
+  // Includes read the full records' reference fields, so they come before the projection, which
+  // then keeps the included names.
   if (Status st = AddIncludes(entity, q->includes, out.data.get()); !st.ok()) return st;
+  if (q->projection) {
+    std::vector<std::string> keep = *q->projection;
+    keep.insert(keep.end(), q->includes.begin(), q->includes.end());
+    Json projected = NewArray();
+    for (const cJSON* r = out.data->child; r; r = r->next) cJSON_AddItemToArray(projected.get(), Project(r, keep).release());
+    out.data = std::move(projected);
+  }
   return out;
 }
 
