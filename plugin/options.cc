@@ -42,7 +42,7 @@ std::string OptionHelp() {
   return "db_path (directory, default ./mqdb-data), durability (periodic|immediate|none), "
          "durability_ms (1-60000), admin_users (comma-separated), max_payload (bytes, 1-268435455), "
          "sys_interval (seconds, 0-86400, 0 = off), node_id, outbox_retry_ms (1-3600000), "
-         "outbox_max_retries (0-1000), backup_dir (directory, default <db_path>-backups)";
+         "outbox_max_retries (0-1000), backup_dir (directory, default <db_path>-backups), cluster_user, acl_fallback (auto|allow|defer)";
 }
 
 Result<Config> ParseOptions(const std::vector<std::pair<std::string, std::string>>& options) {
@@ -89,6 +89,14 @@ Result<Config> ParseOptions(const std::vector<std::pair<std::string, std::string
     } else if (key == "backup_dir") {
       if (value.empty()) return Bad(key, raw, "a directory");
       c.backup_dir = value;
+    } else if (key == "cluster_user") {
+      if (value.empty()) return Bad(key, raw, "a user name");
+      c.cluster_user = value;
+    } else if (key == "acl_fallback") {
+      if (value == "auto") c.acl_fallback = Config::AclFallback::kAuto;
+      else if (value == "allow") c.acl_fallback = Config::AclFallback::kAllow;
+      else if (value == "defer") c.acl_fallback = Config::AclFallback::kDefer;
+      else return Bad(key, raw, "auto, allow or defer");
     } else if (key == "outbox_retry_ms") {
       if (!ParseInt(value, 1, 3600000, &n)) return Bad(key, raw, "milliseconds between 1 and 3600000");
       c.outbox.retry_ms = static_cast<int>(n);

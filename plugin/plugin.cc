@@ -11,6 +11,9 @@
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
 
+#include <dlfcn.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <deque>
@@ -18,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "plugin/acl.h"
+#include "plugin/broker_config.h"
 #include "plugin/broker_sink.h"
 #include "plugin/doorbell.h"
 #include "plugin/options.h"
@@ -55,6 +60,7 @@ struct Context {
   Doorbell doorbell;
   std::deque<Held> held;
   SteadyClock::time_point next_sys{};
+  int acl_fallback = MOSQ_ERR_SUCCESS;  // MOSQ_ERR_SUCCESS (nothing else checks) or MOSQ_ERR_PLUGIN_DEFER
 };
 
 constexpr const char* kReplyTopic = "$DB/_reply";
@@ -134,6 +140,32 @@ int OnMessage(int, void* event_data, void* userdata) {
   return MOSQ_ERR_SUCCESS;
 }
 
+int OnAclCheck(int, void* event_data, void* userdata) {
+  auto* ctx = static_cast<Context*>(userdata);
+  auto* ed = static_cast<mosquitto_evt_acl_check*>(event_data);
+  try {
+    const char* user = mosquitto_client_username(ed->client);
+    const Config& config = ctx->service->config();
+    AclSubject who;
+    who.username = user ? user : "";
+    who.admin = !who.username.empty() &&
+                std::find(config.admin_users.begin(), config.admin_users.end(), who.username) != config.admin_users.end();
+    who.cluster = !config.cluster_user.empty() && who.username == config.cluster_user;
+    AclVerdict v = AclVerdict::kFallback;
+    switch (ed->access) {
+      case MOSQ_ACL_SUBSCRIBE: v = CheckSubscribe(ed->topic, who); break;
+      case MOSQ_ACL_WRITE: v = CheckWrite(ed->topic, who); break;
+      case MOSQ_ACL_READ: v = CheckRead(ed->topic, who); break;
+      default: break;  // UNSUBSCRIBE: always fine
+    }
+    if (v == AclVerdict::kDeny) return MOSQ_ERR_ACL_DENIED;
+    if (v == AclVerdict::kAllow) return MOSQ_ERR_SUCCESS;
+    return ctx->acl_fallback;
+  } catch (...) {
+    return MOSQ_ERR_ACL_DENIED;  // fail closed; never let an exception reach the broker
+  }
+}
+
 void PublishSys(Context* ctx) {
   for (const auto& [name, value] : ctx->service->SysValues()) {
     BrokerPublish(nullptr, "$SYS/broker/mqdb/" + name, value, 0, true, nullptr, nullptr);
@@ -174,6 +206,13 @@ int OnTick(int, void*, void* userdata) {
 
 using mqdb::Context;
 
+// Our own .so path as given on the `plugin` line is not passed to init; the dynamic loader knows it.
+static std::string PluginPath(struct mosquitto_opt*, int) {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&mosquitto_plugin_version), &info) && info.dli_fname) return info.dli_fname;
+  return "mosquitto_mqdb.so";
+}
+
 MQDB_EXPORT int mosquitto_plugin_version(int count, const int* versions) {
   for (int i = 0; i < count; ++i) {
     if (versions[i] == 5) return 5;
@@ -206,17 +245,28 @@ MQDB_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t* id, void** userdata
       ctx->service->store().syncer().SetOnSynced(
           [raw] { raw->doorbell.Ring(raw->service->store().syncer().SyncedTicket()); });
     }
+    bool defer = config->acl_fallback == mqdb::Config::AclFallback::kDefer;
+    if (config->acl_fallback == mqdb::Config::AclFallback::kAuto) {
+      mqdb::BrokerConfigHints hints = mqdb::DetectBrokerConfig(PluginPath(opts, opt_count));
+      defer = hints.other_acl;
+      if (!hints.found) {
+        mosquitto_log_printf(MOSQ_LOG_WARNING, "mqdb: cannot read the broker configuration to detect acl_file; "
+                                               "assuming none (set plugin_opt_acl_fallback defer if you use one)");
+      }
+    }
+    ctx->acl_fallback = defer ? MOSQ_ERR_PLUGIN_DEFER : MOSQ_ERR_SUCCESS;
     int rc = mosquitto_callback_register(id, MOSQ_EVT_MESSAGE, mqdb::OnMessage, nullptr, ctx.get());
     if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_callback_register(id, MOSQ_EVT_TICK, mqdb::OnTick, nullptr, ctx.get());
+    if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_callback_register(id, MOSQ_EVT_ACL_CHECK, mqdb::OnAclCheck, nullptr, ctx.get());
     if (rc != MOSQ_ERR_SUCCESS) {
       mosquitto_log_printf(MOSQ_LOG_ERR, "mqdb: cannot register callbacks (%d)", rc);
       return rc;
     }
-    mosquitto_log_printf(MOSQ_LOG_NOTICE, "mqdb: database %s open (durability %s, %lld records, last sequence %llu, %zu outbox entries pending)",
+    mosquitto_log_printf(MOSQ_LOG_NOTICE, "mqdb: database %s open (durability %s, %lld records, last sequence %llu, %zu outbox entries pending, ACL fallback %s)",
                          config->store.path.c_str(), mqdb::DurabilityName(config->store.durability),
                          static_cast<long long>(ctx->service->store().record_count()),
                          static_cast<unsigned long long>(ctx->service->store().last_seq()),
-                         ctx->service->outbox().pending());
+                         ctx->service->outbox().pending(), defer ? "defer" : "allow");
     *userdata = ctx.release();
     return MOSQ_ERR_SUCCESS;
   } catch (const std::exception& e) {
@@ -231,6 +281,7 @@ MQDB_EXPORT int mosquitto_plugin_cleanup(void* userdata, struct mosquitto_opt*, 
   try {
     mosquitto_callback_unregister(ctx->id, MOSQ_EVT_MESSAGE, mqdb::OnMessage, nullptr);
     mosquitto_callback_unregister(ctx->id, MOSQ_EVT_TICK, mqdb::OnTick, nullptr);
+    mosquitto_callback_unregister(ctx->id, MOSQ_EVT_ACL_CHECK, mqdb::OnAclCheck, nullptr);
     ctx->doorbell.Stop();
     ctx->service.reset();  // stops the WAL syncer, syncs the WAL, closes RocksDB
     ctx->doorbell.Uninstall();

@@ -223,10 +223,13 @@ Client::~Client() {
 void Client::Disconnect() { cli_->disconnect()->wait(); }
 
 bool Client::TrySubscribe(const std::string& filter, int qos) {
-  auto tok = cli_->subscribe(filter, qos);
-  tok->wait();
-  auto rc = tok->get_reason_code();
-  return rc < 0x80;
+  try {
+    auto tok = cli_->subscribe(filter, qos);
+    tok->wait();
+    return tok->get_reason_code() < 0x80;
+  } catch (const mqtt::exception&) {
+    return false;  // Paho throws when the broker refuses the filter (SUBACK 0x87 / 0x80)
+  }
 }
 
 void Client::Subscribe(const std::string& filter, int qos) {

@@ -68,7 +68,9 @@ TEST_F(ServiceTest, BackupChangeRestoreGivesTheDataAsAtBackup) {
   EXPECT_GE(svc_->store().last_seq(), seq_before_restore) << "sequences never go back";
   auto after = Everything();
   for (const auto& [k, v] : snapshot) {
-    if (k.rfind("data/", 0) == 0 || k.rfind("uniq/", 0) == 0) EXPECT_EQ(after[k], v) << k;
+    if (k.rfind("data/", 0) == 0 || k.rfind("uniq/", 0) == 0) {
+      EXPECT_EQ(after[k], v) << k;
+    }
   }
   auto list = Call("$DB/_admin/backup/list", "", admin);
   EXPECT_EQ(cJSON_GetArraySize(list.data.get()), 1);
