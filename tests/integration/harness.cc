@@ -195,12 +195,14 @@ std::string Broker::Log() const {
   return ss.str();
 }
 
-Client::Client(const Broker& broker, std::string client_id, int mqtt_version, bool clean, const std::string& username)
+Client::Client(const Broker& broker, std::string client_id, int mqtt_version, bool clean, const std::string& username,
+               const std::string& password)
     : id_(std::move(client_id)), reply_topic_("test/replies/" + id_), version_(mqtt_version) {
   cli_ = std::make_unique<mqtt::async_client>(broker.uri(), id_,
                                               mqtt::create_options(version_ == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1));
   auto builder = mqtt::connect_options_builder().keep_alive_interval(30s);
   if (!username.empty()) builder.user_name(username);
+  if (!password.empty()) builder.password(password);
   if (version_ == 5) {
     builder.mqtt_version(MQTTVERSION_5).clean_start(clean);
     if (!clean) builder.properties({{mqtt::property::SESSION_EXPIRY_INTERVAL, 3600}});
@@ -243,6 +245,16 @@ void Client::Publish(const std::string& topic, const std::string& payload, int q
   if (!correlation.empty()) props.add({mqtt::property::CORRELATION_DATA, correlation});
   auto msg = mqtt::message_ptr_builder().topic(topic).payload(payload).qos(qos).retained(retain).properties(props).finalize();
   cli_->publish(msg)->wait();
+}
+
+bool Client::TryPublish(const std::string& topic, const std::string& payload) {
+  try {
+    auto tok = cli_->publish(mqtt::message_ptr_builder().topic(topic).payload(payload).qos(1).finalize());
+    tok->wait();
+    return tok->get_reason_code() < 0x80;
+  } catch (const mqtt::exception&) {
+    return false;
+  }
 }
 
 std::optional<Message> Client::Next(std::chrono::milliseconds limit) {

@@ -67,7 +67,9 @@ struct Message {
 class Client {
  public:
   Client(const Broker& broker, std::string client_id, int mqtt_version = 5, bool clean = true,
-         const std::string& username = "");
+         const std::string& username = "", const std::string& password = "");
+  // Publishes and reports whether the broker accepted it (false: PUBACK with an error reason, e.g. 0x87).
+  bool TryPublish(const std::string& topic, const std::string& payload);
   ~Client();
 
   void Subscribe(const std::string& filter, int qos = 1);

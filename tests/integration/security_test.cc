@@ -1,0 +1,110 @@
+// Topic protection with real clients (PROTOCOL.md §7), without and with acl_file/password_file.
+#include <cstdlib>
+#include <fstream>
+
+#include "harness.h"
+
+namespace mqdb::it {
+namespace {
+
+// Everything `spy` received so far, after a sentinel event proves earlier deliveries have arrived.
+std::vector<Message> SeenBefore(Client& spy, Client& writer, const std::string& sentinel_entity) {
+  EXPECT_TRUE(IsOk(writer.Request("$DB/" + sentinel_entity + "/create", "{}")));
+  std::vector<Message> seen;
+  while (auto m = spy.Next(5s)) {
+    bool sentinel = m->topic.rfind("$DB/" + sentinel_entity + "/events/", 0) == 0;
+    seen.push_back(std::move(*m));
+    if (sentinel) return seen;
+  }
+  ADD_FAILURE() << "sentinel event never arrived";
+  return seen;
+}
+
+TEST(Security, WithoutAclFileRequestsAndOutputsAreProtected) {
+  Broker broker({"admin_users admin"});
+  ASSERT_TRUE(broker.Start()) << broker.Log();
+  Client spy(broker, "spy");
+  for (const char* f : {"$DB/#", "$DB/users/+", "$DB/+/create", "$DB/+/+/#", "$share/g/$DB/#", "$DB/_admin/#",
+                        "$DB/_sub/+/events", "$DB/u/+/events/#"}) {
+    EXPECT_FALSE(spy.TrySubscribe(f)) << "subscribe must be refused: " << f;
+  }
+  ASSERT_TRUE(spy.TrySubscribe("$DB/+/events/#"));  // allowed, and it also matches $DB/{e}/events (a request)
+  Client victim(broker, "victim");
+  ASSERT_TRUE(IsOk(victim.Request("$DB/users/create", R"({"id":"events","secret":"s3cret"})")));
+  ASSERT_TRUE(IsOk(victim.Request("$DB/users/events", "")));  // a read request whose topic the spy's filter matches
+
+  Client forger(broker, "forger");
+  EXPECT_FALSE(forger.TryPublish("$DB/users/events/fake", R"({"operation":"Delete"})"));
+  EXPECT_FALSE(forger.TryPublish("$DB/_reply", R"({"status":"ok"})"));
+  EXPECT_FALSE(forger.TryPublish("$SYS/broker/mqdb/records", "0"));
+  auto seen = SeenBefore(spy, victim, "sentinel");
+  for (const auto& m : seen) {
+    EXPECT_TRUE(m.topic.rfind("$DB/users/events/events", 0) == 0 || m.topic.rfind("$DB/sentinel/events/", 0) == 0)
+        << "spy received " << m.topic;
+    EXPECT_EQ(m.topic.find("/create"), std::string::npos);
+  }
+  EXPECT_EQ(seen.size(), 2u) << "exactly the two real events: the victim's Create and the sentinel";
+
+  // Plain MQTT keeps working for everything else (no acl_file: allowed).
+  Client a(broker, "plain-a"), b(broker, "plain-b");
+  b.Subscribe("app/#");
+  a.Publish("app/x", "hello");
+  auto got = b.Collect("app/#", 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].payload, "hello");
+}
+
+class WithAclFile : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string dir = broker_.dir();
+    ASSERT_EQ(std::system(("mosquitto_passwd -c -b " + dir + "/passwd alice apw >/dev/null 2>&1 && "
+                           "mosquitto_passwd -b " + dir + "/passwd bob bpw >/dev/null 2>&1 && "
+                           "mosquitto_passwd -b " + dir + "/passwd admin xpw >/dev/null 2>&1").c_str()), 0);
+    // Each client may read its own response topic (the harness uses test/replies/{client id}).
+    std::ofstream(dir + "/acl") << "pattern read test/replies/%c\n\n"
+                                   "user alice\ntopic readwrite $DB/#\ntopic readwrite app/#\n\n"
+                                   "user bob\ntopic read app/public\ntopic read $DB/+/events/#\n\n"
+                                   "user admin\ntopic readwrite $DB/#\n";
+    ASSERT_TRUE(broker_.Start()) << broker_.Log();
+    ASSERT_NE(broker_.Log().find("ACL fallback defer"), std::string::npos) << broker_.Log();
+  }
+  Broker broker_{{"admin_users admin"}, "allow_anonymous false\npassword_file @DIR@/passwd\nacl_file @DIR@/acl\n"};
+};
+
+TEST_F(WithAclFile, PluginRulesHoldWhateverTheAclGrants) {
+  Client alice(broker_, "alice-1", 5, true, "alice", "apw");
+  // alice's ACL grants readwrite $DB/#; the plugin still refuses the subscription and the forgery.
+  EXPECT_FALSE(alice.TrySubscribe("$DB/#"));
+  EXPECT_FALSE(alice.TryPublish("$DB/notes/events/x", "{}"));
+  EXPECT_FALSE(alice.TryPublish("$DB/_cluster/replicate", "{}"));
+  Json denied = alice.Request("$DB/_admin/catalog", "");
+  EXPECT_EQ(Code(denied), 403);
+  ASSERT_TRUE(alice.TrySubscribe("$DB/+/events/#"));
+  Client admin(broker_, "admin-1", 5, true, "admin", "xpw");
+  ASSERT_TRUE(IsOk(admin.Request("$DB/notes/create", R"({"id":"n1"})")));
+  ASSERT_TRUE(IsOk(admin.Request("$DB/_admin/catalog", "")));
+  auto seen = SeenBefore(alice, admin, "sentinel");
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].topic, "$DB/notes/events/n1");
+}
+
+TEST_F(WithAclFile, TheAclFileStillDecidesEverythingElse) {
+  Client alice(broker_, "alice-2", 5, true, "alice", "apw");
+  Client bob(broker_, "bob-2", 5, true, "bob", "bpw");
+  ASSERT_TRUE(bob.TrySubscribe("app/#"));  // acl_file never restricts subscribes in 2.0.11 ...
+  alice.Publish("app/secret", "nope");
+  alice.Publish("app/public", "yes");
+  auto got = bob.Collect("app/#", 1);   // ... it filters at delivery
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].topic, "app/public");
+  // bob has no write access to $DB at all: his request never reaches the plugin.
+  EXPECT_FALSE(bob.TryPublish("$DB/notes/create", R"({"id":"from-bob"})"));
+  EXPECT_EQ(Code(alice.Request("$DB/notes/from-bob", "")), 404);
+  // Anonymous clients and wrong passwords are refused by the password file.
+  EXPECT_THROW(Client(broker_, "anon-2"), mqtt::exception);
+  EXPECT_THROW(Client(broker_, "bad-2", 5, true, "alice", "wrong"), mqtt::exception);
+}
+
+}  // namespace
+}  // namespace mqdb::it
