@@ -42,7 +42,7 @@ std::string OptionHelp() {
   return "db_path (directory, default ./mqdb-data), durability (periodic|immediate|none), "
          "durability_ms (1-60000), admin_users (comma-separated), max_payload (bytes, 1-268435455), "
          "sys_interval (seconds, 0-86400, 0 = off), node_id, outbox_retry_ms (1-3600000), "
-         "outbox_max_retries (0-1000), backup_dir (directory, default <db_path>-backups), cluster_user, acl_fallback (auto|allow|defer)";
+         "outbox_max_retries (0-1000), backup_dir (directory, default <db_path>-backups), cluster_user, acl_fallback (auto|allow|defer), dedup_window_s (0-86400)";
 }
 
 Result<Config> ParseOptions(const std::vector<std::pair<std::string, std::string>>& options) {
@@ -89,6 +89,9 @@ Result<Config> ParseOptions(const std::vector<std::pair<std::string, std::string
     } else if (key == "backup_dir") {
       if (value.empty()) return Bad(key, raw, "a directory");
       c.backup_dir = value;
+    } else if (key == "dedup_window_s") {
+      if (!ParseInt(value, 0, 86400, &n)) return Bad(key, raw, "seconds between 0 and 86400");
+      c.dedup_window_s = static_cast<int>(n);
     } else if (key == "cluster_user") {
       if (value.empty()) return Bad(key, raw, "a user name");
       c.cluster_user = value;

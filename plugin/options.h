@@ -20,6 +20,7 @@ struct Config {
   std::string node_id;                  // node_id: defaults to the host name
   OutboxOptions outbox;                 // outbox_retry_ms, outbox_max_retries
   std::string backup_dir;               // backup_dir: defaults to "<db_path>-backups"
+  int dedup_window_s = 300;             // dedup_window_s: idempotent-retry window, 0 = off
   std::string cluster_user;             // cluster_user: the only user allowed on $DB/_cluster/...
   // acl_fallback: what the plugin answers for topics its rules do not decide. "defer": let acl_file
   // or another plugin decide; "allow": allow (nothing else checks ACLs); "auto" (default): "defer" if

@@ -106,7 +106,7 @@ int OnMessage(int, void* event_data, void* userdata) {
 
     Service::Request req{std::string_view(ed->topic),
                          std::string_view(static_cast<const char*>(ed->payload), ed->payloadlen),
-                         out.client_id, user ? user : ""};
+                         out.client_id, user ? user : "", out.correlation, ed->qos};
     Service::Reply reply;
     if (!rt.empty() && (rt[0] == '$' || mosquitto_pub_topic_check(rt.c_str()) != MOSQ_ERR_SUCCESS)) {
       // Never execute on behalf of a client a response could not (or must not) reach.
@@ -122,7 +122,7 @@ int OnMessage(int, void* event_data, void* userdata) {
 
     out.direct = rt.empty();
     out.topic = out.direct ? kReplyTopic : rt;
-    out.payload = Service::Envelope(reply);
+    out.payload = reply.envelope ? *reply.envelope : Service::Envelope(reply);
     const int code = reply.status.ok() ? 200 : reply.status.code();
 
     ctx->service->Pump(ctx->sinks);  // events of this write (and any backlog), before its response

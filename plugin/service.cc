@@ -30,6 +30,7 @@ Service::Service(Config config, std::unique_ptr<Store> store)
       records_(*store_, catalog_, NowMs),
       definitions_(*store_, catalog_, records_),
       outbox_(std::make_unique<Outbox>(*store_, config_.outbox)),
+      dedup_(std::chrono::seconds(config_.dedup_window_s)),
       started_(std::chrono::steady_clock::now()),
       last_write_(started_) {}
 
@@ -129,13 +130,51 @@ Result<uint64_t> Service::Commit(std::vector<Change>& changes, Batch& batch, con
   return ticket;
 }
 
-Status Service::Write(Reply& reply, Result<Outcome> outcome, Batch& batch, const std::string& origin) {
+Status Service::Write(Reply& reply, Result<Outcome> outcome, Batch& batch, const std::string& origin,
+                      const std::optional<std::string>& dedup_key) {
   if (!outcome.ok()) return outcome.status();
-  auto ticket = Commit(outcome->changes, batch, origin);
-  if (!ticket.ok()) return ticket.status();
-  reply.ticket = ticket.value();
   reply.data = std::move(outcome->data);
+  if (dedup_key && !DedupCache::IsFingerprint(*dedup_key) && config_.dedup_window_s > 0) {
+    // The response goes into the write's own batch: a retry after a crash finds it instead of
+    // executing the write again.
+    const int64_t expires = NowMs() + int64_t{config_.dedup_window_s} * 1000;
+    Json stored = NewObject();
+    cJSON_AddNumberToObject(stored.get(), "expires_ms", static_cast<double>(expires));
+    cJSON_AddStringToObject(stored.get(), "response", Envelope(reply).c_str());
+    batch.Put(keys::Dedup(*dedup_key), Print(stored.get()));
+    batch.Put(keys::DedupExpiry(expires, *dedup_key), "");
+  }
+  auto ticket = Commit(outcome->changes, batch, origin);
+  if (!ticket.ok()) {
+    reply.data.reset();
+    return ticket.status();
+  }
+  reply.ticket = ticket.value();
   return Status::Ok();
+}
+
+std::optional<std::string> Service::FindStoredResponse(const std::string& key) {
+  auto raw = store_->Get(keys::Dedup(key));
+  if (!raw.ok() || !raw.value()) return std::nullopt;
+  auto j = ParseStored(*raw.value());
+  if (!j.ok()) return std::nullopt;
+  if (GetNumber(j.value().get(), "expires_ms").value_or(0) <= static_cast<double>(NowMs())) return std::nullopt;
+  return GetString(j.value().get(), "response");
+}
+
+void Service::SweepDedup(size_t budget) {
+  const std::string due = std::string(keys::kDedupExpiryPrefix) + keys::Padded(static_cast<uint64_t>(NowMs()));
+  Batch batch;
+  size_t n = 0;
+  store_->Scan(keys::kDedupExpiryPrefix, [&](std::string_view key, std::string_view) {
+    if (key.substr(0, due.size()) > due || n >= budget) return false;
+    // dedupx/{20 digits}/{hex identity} -> dedup/{hex identity}
+    batch.Delete(std::string(key));
+    batch.Delete(std::string(keys::kDedupPrefix) + std::string(key.substr(keys::kDedupExpiryPrefix.size() + 21)));
+    ++n;
+    return true;
+  });
+  if (n > 0) store_->Commit(batch);
 }
 
 Service::Reply Service::Handle(const Request& req) {
@@ -167,6 +206,28 @@ Service::Reply Service::Handle(const Request& req) {
     reply.request_id = rid->valuestring;
   }
 
+  const auto now = std::chrono::steady_clock::now();
+  auto dedup_key = config_.dedup_window_s > 0
+                       ? DedupCache::KeyFor(req.client_id, req.correlation, reply.request_id, req.qos, req.topic, req.payload)
+                       : std::nullopt;
+  if (dedup_key) {
+    auto cached = dedup_.Find(*dedup_key, now);
+    if (!cached && !DedupCache::IsFingerprint(*dedup_key)) cached = FindStoredResponse(*dedup_key);
+    if (cached) {
+      ++dedup_hits_;
+      reply.envelope = std::move(cached);
+      // Immediate durability: the original write may still wait for its fsync; so does its repeat.
+      reply.ticket = store_->syncer().CommittedTicket();
+      return reply;
+    }
+  }
+  reply = Execute(req, target, body, std::move(reply), dedup_key);
+  if (dedup_key) dedup_.Remember(*dedup_key, Envelope(reply), now);
+  return reply;
+}
+
+Service::Reply Service::Execute(const Request& req, const RequestTarget& target, const cJSON* body, Reply reply,
+                                const std::optional<std::string>& dedup_key) {
   Batch batch;
   Result<Outcome> read = Status::Internal("unreachable");
   switch (target.kind) {
@@ -187,13 +248,13 @@ Service::Reply Service::Handle(const Request& req) {
       read = Admin(target.admin_path, body);
       break;
     case RequestKind::kCreate:
-      reply.status = Write(reply, records_.Create(target.entity, body, batch), batch, req.client_id);
+      reply.status = Write(reply, records_.Create(target.entity, body, batch), batch, req.client_id, dedup_key);
       return reply;
     case RequestKind::kUpdate:
-      reply.status = Write(reply, records_.Update(target.entity, target.id, body, batch), batch, req.client_id);
+      reply.status = Write(reply, records_.Update(target.entity, target.id, body, batch), batch, req.client_id, dedup_key);
       return reply;
     case RequestKind::kDelete:
-      reply.status = Write(reply, records_.Delete(target.entity, target.id, body, batch), batch, req.client_id);
+      reply.status = Write(reply, records_.Delete(target.entity, target.id, body, batch), batch, req.client_id, dedup_key);
       return reply;
     case RequestKind::kRead: read = records_.Read(target.entity, target.id, body); break;
     case RequestKind::kList: read = records_.List(target.entity, body); break;
@@ -335,6 +396,7 @@ void Service::Housekeeping() {
   if (now >= next_sweep_) {
     next_sweep_ = now + std::chrono::seconds(1);
     SweepExpired(kSweepBatch);
+    SweepDedup(4 * kSweepBatch);
   }
 }
 
@@ -353,7 +415,7 @@ std::vector<std::pair<std::string, std::string>> Service::SysValues() const {
   v.emplace_back("outbox/pending", std::to_string(outbox_->pending()));
   v.emplace_back("outbox/dead", std::to_string(outbox_->dead()));
   v.emplace_back("storage/bytes", std::to_string(store_->ApproximateBytes()));
-  v.emplace_back("dedup/hits", "0");                 // idempotent retry arrives with issue 6
+  v.emplace_back("dedup/hits", std::to_string(dedup_hits_));
   v.emplace_back("consumer_groups/members", "0");    // consumer groups arrive with issue 5
   return v;
 }

@@ -14,7 +14,9 @@
 #include <vector>
 
 #include "outbox/outbox.h"
+#include "plugin/dedup.h"
 #include "plugin/options.h"
+#include "plugin/request.h"
 #include "plugin/stats.h"
 #include "storage/catalog.h"
 #include "storage/definitions.h"
@@ -32,6 +34,8 @@ class Service {
     std::string_view payload;
     std::string client_id;
     std::string username;
+    std::string correlation;  // MQTT 5 correlation data (may be empty)
+    int qos = 0;
   };
   struct Reply {
     bool respond = false;  // false: the topic is not a request (no response at all)
@@ -40,6 +44,7 @@ class Service {
     Json data;
     std::optional<std::string> request_id;
     uint64_t ticket = 0;  // durability ticket of the write, 0 for reads and errors
+    std::optional<std::string> envelope;  // set for a repeated request: the stored response, verbatim
   };
 
   Reply Handle(const Request& request);
@@ -70,7 +75,12 @@ class Service {
 
  private:
   Service(Config config, std::unique_ptr<Store> store);
-  Status Write(Reply& reply, Result<Outcome> outcome, Batch& batch, const std::string& origin);
+  Status Write(Reply& reply, Result<Outcome> outcome, Batch& batch, const std::string& origin,
+               const std::optional<std::string>& dedup_key);
+  Reply Execute(const Request& req, const RequestTarget& target, const cJSON* body, Reply reply,
+                const std::optional<std::string>& dedup_key);
+  std::optional<std::string> FindStoredResponse(const std::string& key);
+  void SweepDedup(size_t budget);
   // Stages the outbox entry of `changes` into `batch` and commits it; returns the durability ticket.
   Result<uint64_t> Commit(std::vector<Change>& changes, Batch& batch, const std::string& origin);
   bool IsAdmin(const std::string& username) const;
@@ -87,6 +97,8 @@ class Service {
   Definitions definitions_;
   std::unique_ptr<Outbox> outbox_;
   Stats stats_;
+  DedupCache dedup_;
+  uint64_t dedup_hits_ = 0;
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point last_write_;
   std::chrono::steady_clock::time_point next_sweep_{};

@@ -37,6 +37,25 @@ std::string Ttl(int64_t expires_at_s, std::string_view entity, std::string_view 
   return k;
 }
 
+namespace {
+std::string Hex(std::string_view bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(digits[c >> 4]);
+    out.push_back(digits[c & 15]);
+  }
+  return out;
+}
+}  // namespace
+
+std::string Dedup(std::string_view identity) { return std::string(kDedupPrefix) + Hex(identity); }
+
+std::string DedupExpiry(int64_t expires_ms, std::string_view identity) {
+  return std::string(kDedupExpiryPrefix) + Padded(expires_ms < 0 ? 0 : static_cast<uint64_t>(expires_ms)) + "/" + Hex(identity);
+}
+
 std::string EncodeSortable(const cJSON* v) {
   std::string out;
   if (cJSON_IsNull(v) || v == nullptr) { out.push_back('\x01'); return out; }

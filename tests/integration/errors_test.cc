@@ -94,3 +94,43 @@ TEST_F(Errors, BrokerKeepsServingAfterGarbage) {
 
 }  // namespace
 }  // namespace mqdb::it
+
+namespace mqdb::it {
+namespace {
+
+TEST(Retry, SameCreateThreeTimesGivesOneRecordOneEventThreeIdenticalResponses) {
+  Broker broker;
+  ASSERT_TRUE(broker.Start()) << broker.Log();
+  std::string first;
+  {
+    Client sub(broker, "retry-sub");
+    sub.Subscribe("$DB/payments/events/#");
+    Client c(broker, "retry-client");
+    for (int i = 0; i < 3; ++i) {
+      auto r = c.RequestRaw("$DB/payments/create", R"({"amount":10})", "pay-1");
+      ASSERT_TRUE(r);
+      if (i == 0) first = r->payload;
+      EXPECT_EQ(r->payload, first) << "attempt " << i;
+    }
+    EXPECT_TRUE(IsOk(Message{"", first}.Parsed()));
+    ASSERT_TRUE(IsOk(c.Request("$DB/payments/create", R"({"id":"sentinel-1"})")));
+    auto events = sub.Collect("$DB/payments/events/#", 2);
+    ASSERT_EQ(events.size(), 2u);
+    EXPECT_EQ(events[1].topic, "$DB/payments/events/sentinel-1") << "exactly one event for the three attempts";
+  }
+  ASSERT_TRUE(broker.Restart()) << broker.Log();  // the stored response survives within the window
+  Client sub(broker, "retry-sub-2");
+  sub.Subscribe("$DB/payments/events/#");
+  Client c(broker, "retry-client");
+  auto r = c.RequestRaw("$DB/payments/create", R"({"amount":10})", "pay-1");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->payload, first);
+  EXPECT_EQ(Print(Data(c.Request("$DB/payments/count", ""))), R"({"count":2})");  // the record + sentinel-1
+  ASSERT_TRUE(IsOk(c.Request("$DB/payments/create", R"({"id":"sentinel-2"})")));
+  auto events = sub.Collect("$DB/payments/events/#", 1);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].topic, "$DB/payments/events/sentinel-2") << "the retry after the restart emitted nothing";
+}
+
+}  // namespace
+}  // namespace mqdb::it

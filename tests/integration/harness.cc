@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -312,7 +313,11 @@ std::optional<Message> Client::RequestRaw(const std::string& topic, const std::s
 }
 
 Json Client::Request(const std::string& topic, const std::string& payload, std::chrono::milliseconds limit) {
-  std::string corr = id_ + "-" + std::to_string(++next_corr_);
+  // Unique per client object too: a test that recreates a client id after a restart must not repeat
+  // correlation data (the plugin would, rightly, answer with the stored response).
+  static std::atomic<uint64_t> objects{0};
+  if (nonce_.empty()) nonce_ = std::to_string(++objects) + "." + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+  std::string corr = id_ + "-" + nonce_ + "-" + std::to_string(++next_corr_);
   auto m = RequestRaw(topic, payload, corr, limit);
   EXPECT_TRUE(m) << "no response to " << topic << " " << payload.substr(0, 100);
   if (!m) return NewObject();

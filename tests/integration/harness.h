@@ -97,6 +97,7 @@ class Client {
   std::string reply_topic_;
   int version_;
   uint64_t next_corr_ = 0;
+  std::string nonce_;
   std::vector<Message> stash_;
   std::unique_ptr<mqtt::async_client> cli_;
 };

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <thread>
 
 #include "fault_sink.h"
 #include "test_util.h"
@@ -12,14 +13,26 @@ namespace {
 
 class ServiceTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { Open(); }
+  void Open(int dedup_window_s = 300) {
     Config c;
+    c.dedup_window_s = dedup_window_s;
     c.store = {dir_.path(), Durability::kNone, 10};
     c.max_payload = 2048;
     c.admin_users = {"admin"};
     c.node_id = "n1";
     c.backup_dir = dir_.path() + "-backups";
+    svc_.reset();
     svc_ = std::move(Service::Open(c).value());
+  }
+  Service::Reply Retry(const std::string& topic, const std::string& payload, const std::string& client,
+                       const std::string& correlation, int qos = 1) {
+    return svc_->Handle({topic, payload, client, "", correlation, qos});
+  }
+  std::string Text(const Service::Reply& r) { return r.envelope ? *r.envelope : Service::Envelope(r); }
+  std::string Sys(const std::string& name) {
+    for (auto& [k, v] : svc_->SysValues()) if (k == name) return v;
+    return "?";
   }
   Service::Reply Call(const std::string& topic, const std::string& payload, const std::string& user = "") {
     return svc_->Handle({topic, payload, "client-1", user});
@@ -39,6 +52,63 @@ class ServiceTest : public ::testing::Test {
   test::TempDir dir_;
   std::unique_ptr<Service> svc_;
 };
+
+TEST_F(ServiceTest, ARetriedCreateExecutesOnceAndGetsTheSameResponse) {
+  auto first = Retry("$DB/orders/create", R"({"total":5})", "c1", "corr-1");
+  auto second = Retry("$DB/orders/create", R"({"total":5})", "c1", "corr-1");
+  auto third = Retry("$DB/orders/create", R"({"total":5})", "c1", "corr-1");
+  ASSERT_TRUE(first.status.ok());
+  EXPECT_EQ(Text(second), Text(first));
+  EXPECT_EQ(Text(third), Text(first));
+  EXPECT_EQ(svc_->store().EntityCount("orders"), 1);
+  EXPECT_EQ(svc_->outbox().pending(), 1u) << "one event";
+  EXPECT_EQ(Sys("dedup/hits"), "2");
+  // Another client reusing the correlation data is a new request; so is another correlation.
+  EXPECT_TRUE(Retry("$DB/orders/create", R"({"total":5})", "c2", "corr-1").status.ok());
+  EXPECT_TRUE(Retry("$DB/orders/create", R"({"total":5})", "c1", "corr-2").status.ok());
+  EXPECT_EQ(svc_->store().EntityCount("orders"), 3);
+  // MQTT 3.1.1 clients: request_id plays the same role.
+  auto v3 = Retry("$DB/orders/create", R"({"request_id":"r-1"})", "c3", "");
+  EXPECT_EQ(Text(Retry("$DB/orders/create", R"({"request_id":"r-1"})", "c3", "")), Text(v3));
+  EXPECT_EQ(svc_->store().EntityCount("orders"), 4);
+}
+
+TEST_F(ServiceTest, ARetryAfterARestartWithinTheWindowIsNotExecutedAgain) {
+  auto first = Retry("$DB/orders/create", R"({"total":5})", "c1", "corr-1");
+  ASSERT_TRUE(first.status.ok());
+  Open();  // restart: the in-memory cache is gone, the response stored with the write is not
+  auto again = Retry("$DB/orders/create", R"({"total":5})", "c1", "corr-1");
+  EXPECT_EQ(Text(again), Text(first));
+  EXPECT_EQ(svc_->store().EntityCount("orders"), 1);
+}
+
+TEST_F(ServiceTest, QoS2RetransmissionsWithoutCorrelationExecuteOnce) {
+  Retry("$DB/orders/create", R"({"total":1})", "c1", "", 2);
+  Retry("$DB/orders/create", R"({"total":1})", "c1", "", 2);  // DUP: the callback runs again
+  EXPECT_EQ(svc_->store().EntityCount("orders"), 1);
+  Retry("$DB/orders/create", R"({"total":1})", "c1", "", 1);
+  Retry("$DB/orders/create", R"({"total":1})", "c1", "", 1);  // QoS 1 without identity: executed each time
+  EXPECT_EQ(svc_->store().EntityCount("orders"), 3);
+}
+
+TEST_F(ServiceTest, StoredResponsesExpireAfterTheWindow) {
+  Open(1);
+  Retry("$DB/orders/create", "{}", "c1", "corr-1");
+  auto stored = [&] {
+    size_t n = 0;
+    svc_->store().Scan("dedup", [&](std::string_view, std::string_view) { ++n; return true; });
+    return n;
+  };
+  EXPECT_EQ(stored(), 2u) << "the response and its expiry index entry";
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (stored() > 0 && std::chrono::steady_clock::now() < deadline) {
+    svc_->Housekeeping();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(stored(), 0u);
+  Retry("$DB/orders/create", "{}", "c1", "corr-1");
+  EXPECT_EQ(svc_->store().EntityCount("orders"), 2) << "after the window the same correlation is a new request";
+}
 
 TEST_F(ServiceTest, BackupChangeRestoreGivesTheDataAsAtBackup) {
   const std::string admin = "admin";

@@ -1,0 +1,53 @@
+// Idempotent retry (PROTOCOL.md §1): a request that repeats one the same client sent within the dedup
+// window is not executed again; its stored response is sent again.
+//
+// Identity of a request: (client id, MQTT 5 correlation data) or else (client id, "request_id" of the
+// payload). A QoS 2 request with neither is identified by a fingerprint of (client id, topic, payload)
+// for 10 seconds: Mosquitto 2.0.11 calls the plugin once more for a QoS 2 retransmission (DUP) and
+// does not tell the plugin the packet id, so content is the only handle. Consequence: two identical
+// QoS 2 requests without correlation data from one client within 10 s are answered once (documented).
+//
+// Where responses live: successful writes store theirs in the write's own batch (storage key
+// dedup/..., see Service), so a crash can never execute a retried write twice. Every response (reads,
+// errors too: they changed nothing) is also kept here, in memory, bounded in entries and bytes.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+namespace mqdb {
+
+class DedupCache {
+ public:
+  DedupCache(std::chrono::seconds window, size_t max_entries = 20000, size_t max_bytes = 32 << 20);
+
+  // The identity of a request, or nullopt when it has none (no correlation, no request_id, QoS < 2).
+  static std::optional<std::string> KeyFor(const std::string& client_id, const std::string& correlation,
+                                           const std::optional<std::string>& request_id, int qos,
+                                           std::string_view topic, std::string_view payload);
+  static bool IsFingerprint(const std::string& key) { return key.size() > 2 && key[0] == 'f'; }
+
+  std::optional<std::string> Find(const std::string& key, std::chrono::steady_clock::time_point now);
+  void Remember(const std::string& key, std::string response, std::chrono::steady_clock::time_point now);
+
+  std::chrono::seconds window() const { return window_; }
+  size_t size() const { return entries_.size(); }
+
+ private:
+  struct Entry {
+    std::string response;
+    std::chrono::steady_clock::time_point expires;
+  };
+  void Evict(std::chrono::steady_clock::time_point now);
+
+  std::chrono::seconds window_;
+  size_t max_entries_, max_bytes_, bytes_ = 0;
+  std::unordered_map<std::string, Entry> entries_;
+  std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>> order_;  // insertion order
+};
+
+}  // namespace mqdb
