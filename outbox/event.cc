@@ -8,6 +8,10 @@ std::string EventTopic(const std::string& entity, const std::string& id) {
   return "$DB/" + entity + "/events/" + id;
 }
 
+std::string OwnerEventTopic(const std::string& owner, const std::string& entity, const std::string& id) {
+  return "$DB/u/" + owner + "/events/" + entity + "/" + id;
+}
+
 OutboxEntry BuildEntry(const std::vector<Change>& changes, uint64_t first_seq, const std::string& operation_id,
                        const std::string& origin) {
   OutboxEntry e;
@@ -23,7 +27,8 @@ OutboxEntry BuildEntry(const std::vector<Change>& changes, uint64_t first_seq, c
     cJSON_AddStringToObject(ev.get(), "operation", ChangeKindName(c.kind));
     cJSON_AddItemToObject(ev.get(), "data", cJSON_Duplicate(c.data.get(), true));
     cJSON_AddStringToObject(ev.get(), "operation_id", operation_id.c_str());
-    e.events.push_back({seq, EventTopic(c.entity, c.id), Print(ev.get())});
+    std::string topic = c.owner.empty() ? EventTopic(c.entity, c.id) : OwnerEventTopic(c.owner, c.entity, c.id);
+    e.events.push_back({seq, std::move(topic), Print(ev.get())});
     ++seq;
   }
   return e;

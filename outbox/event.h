@@ -40,6 +40,8 @@ struct OutboxEntry {
 };
 
 std::string EventTopic(const std::string& entity, const std::string& id);
+// Events of owned entities go to their owner's topic: $DB/u/{owner}/events/{entity}/{id}.
+std::string OwnerEventTopic(const std::string& owner, const std::string& entity, const std::string& id);
 
 // Builds the events of one write; sequences first_seq, first_seq+1, ...
 OutboxEntry BuildEntry(const std::vector<Change>& changes, uint64_t first_seq, const std::string& operation_id,

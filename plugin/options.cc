@@ -1,5 +1,7 @@
 #include "plugin/options.h"
 
+#include "storage/names.h"
+
 #include <unistd.h>
 
 #include <cerrno>
@@ -42,7 +44,7 @@ std::string OptionHelp() {
   return "db_path (directory, default ./mqdb-data), durability (periodic|immediate|none), "
          "durability_ms (1-60000), admin_users (comma-separated), max_payload (bytes, 1-268435455), "
          "sys_interval (seconds, 0-86400, 0 = off), node_id, outbox_retry_ms (1-3600000), "
-         "outbox_max_retries (0-1000), backup_dir (directory, default <db_path>-backups), cluster_user, acl_fallback (auto|allow|defer), dedup_window_s (0-86400)";
+         "outbox_max_retries (0-1000), backup_dir (directory, default <db_path>-backups), cluster_user, acl_fallback (auto|allow|defer), dedup_window_s (0-86400), ownership (entity=field,...)";
 }
 
 Result<Config> ParseOptions(const std::vector<std::pair<std::string, std::string>>& options) {
@@ -89,6 +91,22 @@ Result<Config> ParseOptions(const std::vector<std::pair<std::string, std::string
     } else if (key == "backup_dir") {
       if (value.empty()) return Bad(key, raw, "a directory");
       c.backup_dir = value;
+    } else if (key == "ownership") {
+      size_t start = 0;
+      while (start <= value.size()) {
+        size_t comma = value.find(',', start);
+        std::string pair = Trim(value.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+        size_t eq = pair.find('=');
+        std::string entity = eq == std::string::npos ? "" : Trim(pair.substr(0, eq));
+        std::string field = eq == std::string::npos ? "" : Trim(pair.substr(eq + 1));
+        if (!CheckEntityName(entity).ok() || field.empty() || field[0] == '_' || field == "id" ||
+            field.find_first_of("./+#") != std::string::npos) {
+          return Bad(key, raw, "entity=field pairs separated by commas");
+        }
+        c.ownership[entity] = field;
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+      }
     } else if (key == "dedup_window_s") {
       if (!ParseInt(value, 0, 86400, &n)) return Bad(key, raw, "seconds between 0 and 86400");
       c.dedup_window_s = static_cast<int>(n);

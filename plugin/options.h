@@ -2,6 +2,7 @@
 // An unknown option or a bad value stops the broker with a message naming the option.
 #pragma once
 
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,6 +21,7 @@ struct Config {
   std::string node_id;                  // node_id: defaults to the host name
   OutboxOptions outbox;                 // outbox_retry_ms, outbox_max_retries
   std::string backup_dir;               // backup_dir: defaults to "<db_path>-backups"
+  std::map<std::string, std::string> ownership;  // ownership: "entity=field,...": owned entities
   int dedup_window_s = 300;             // dedup_window_s: idempotent-retry window, 0 = off
   std::string cluster_user;             // cluster_user: the only user allowed on $DB/_cluster/...
   // acl_fallback: what the plugin answers for topics its rules do not decide. "defer": let acl_file

@@ -27,7 +27,7 @@ Result<std::unique_ptr<Service>> Service::Open(const Config& config) {
 Service::Service(Config config, std::unique_ptr<Store> store)
     : config_(std::move(config)),
       store_(std::move(store)),
-      records_(*store_, catalog_, NowMs),
+      records_(*store_, catalog_, NowMs, config_.ownership),
       definitions_(*store_, catalog_, records_),
       outbox_(std::make_unique<Outbox>(*store_, config_.outbox)),
       dedup_(std::chrono::seconds(config_.dedup_window_s)),
@@ -230,6 +230,7 @@ Service::Reply Service::Execute(const Request& req, const RequestTarget& target,
                                 const std::optional<std::string>& dedup_key) {
   Batch batch;
   Result<Outcome> read = Status::Internal("unreachable");
+  const Principal who{req.username, IsAdmin(req.username)};
   switch (target.kind) {
     case RequestKind::kHealth: {
       reply.data = NewObject();
@@ -248,17 +249,17 @@ Service::Reply Service::Execute(const Request& req, const RequestTarget& target,
       read = Admin(target.admin_path, body);
       break;
     case RequestKind::kCreate:
-      reply.status = Write(reply, records_.Create(target.entity, body, batch), batch, req.client_id, dedup_key);
+      reply.status = Write(reply, records_.Create(target.entity, body, batch, who), batch, req.client_id, dedup_key);
       return reply;
     case RequestKind::kUpdate:
-      reply.status = Write(reply, records_.Update(target.entity, target.id, body, batch), batch, req.client_id, dedup_key);
+      reply.status = Write(reply, records_.Update(target.entity, target.id, body, batch, who), batch, req.client_id, dedup_key);
       return reply;
     case RequestKind::kDelete:
-      reply.status = Write(reply, records_.Delete(target.entity, target.id, body, batch), batch, req.client_id, dedup_key);
+      reply.status = Write(reply, records_.Delete(target.entity, target.id, body, batch, who), batch, req.client_id, dedup_key);
       return reply;
-    case RequestKind::kRead: read = records_.Read(target.entity, target.id, body); break;
-    case RequestKind::kList: read = records_.List(target.entity, body); break;
-    case RequestKind::kCount: read = records_.Count(target.entity, body); break;
+    case RequestKind::kRead: read = records_.Read(target.entity, target.id, body, who); break;
+    case RequestKind::kList: read = records_.List(target.entity, body, who); break;
+    case RequestKind::kCount: read = records_.Count(target.entity, body, who); break;
     default: break;
   }
   if (!read.ok()) reply.status = read.status();

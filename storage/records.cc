@@ -43,8 +43,40 @@ std::optional<std::string> ReferenceId(const cJSON* value) {
   return std::nullopt;
 }
 
-Records::Records(Store& store, const Catalog& catalog, Clock now_ms)
-    : store_(store), catalog_(catalog), now_ms_(std::move(now_ms)) {}
+Records::Records(Store& store, const Catalog& catalog, Clock now_ms, Ownership ownership)
+    : store_(store), catalog_(catalog), now_ms_(std::move(now_ms)), ownership_(std::move(ownership)) {}
+
+const std::string* Records::OwnerField(const std::string& entity) const {
+  auto it = ownership_.find(entity);
+  return it == ownership_.end() ? nullptr : &it->second;
+}
+
+std::string Records::OwnerOf(const std::string& entity, const cJSON* record) const {
+  const std::string* field = OwnerField(entity);
+  if (!field || !record) return "";
+  return GetString(record, field->c_str()).value_or("");
+}
+
+Status Records::CheckOwner(const std::string& entity, const std::string& id, const cJSON* record,
+                           const Principal& who) const {
+  if (who.admin || !OwnerField(entity)) return Status::Ok();
+  if (who.username.empty()) return Status(Status::kUnauthenticated, "unauthenticated: " + entity + " records are owned");
+  if (OwnerOf(entity, record) != who.username) return Status::Forbidden("forbidden: " + What(entity, id) + " belongs to another user");
+  return Status::Ok();
+}
+
+Status Records::ScopeToOwner(const std::string& entity, Query& q, const Principal& who) const {
+  const std::string* field = OwnerField(entity);
+  if (who.admin || !field) return Status::Ok();
+  if (who.username.empty()) return Status(Status::kUnauthenticated, "unauthenticated: " + entity + " records are owned");
+  Filter mine;
+  mine.field = *field;
+  mine.path = {*field};
+  mine.op = FilterOp::kEq;
+  mine.value = Json(cJSON_CreateString(who.username.c_str()));
+  q.filters.insert(q.filters.begin(), std::move(mine));  // first: an index on the owner field drives the scan
+  return Status::Ok();
+}
 
 Result<Json> Records::LoadRaw(const std::string& entity, const std::string& id, const Batch* batch) const {
   std::string key = keys::Data(entity, id);
@@ -196,7 +228,8 @@ Status Records::StageDelete(const std::string& entity, const std::string& id, Js
   }
   // Remove the record first, so a reference cycle back to it finds nothing left to do.
   if (Status s = StageChange(entity, id, record.get(), nullptr, batch); !s.ok()) return s;
-  cascade.changes.push_back({ChangeKind::kDelete, entity, id, std::move(record)});
+  std::string owner = OwnerOf(entity, record.get());
+  cascade.changes.push_back({ChangeKind::kDelete, entity, id, std::move(record), std::move(owner)});
   for (const Constraint* fk : catalog_.ForeignKeysTo(entity)) {
     auto children = Referencing(fk->entity, fk->fields[0], id, batch, now);
     if (!children.ok()) return children.status();
@@ -227,7 +260,8 @@ Status Records::StageDelete(const std::string& entity, const std::string& id, Js
             }
           }
           if (Status s = StageChange(fk->entity, child_id, child.get(), updated.get(), batch); !s.ok()) return s;
-          cascade.changes.push_back({ChangeKind::kUpdate, fk->entity, child_id, std::move(updated)});
+          std::string owner = OwnerOf(fk->entity, updated.get());
+          cascade.changes.push_back({ChangeKind::kUpdate, fk->entity, child_id, std::move(updated), std::move(owner)});
           break;
         }
       }
@@ -236,9 +270,25 @@ Status Records::StageDelete(const std::string& entity, const std::string& id, Js
   return Status::Ok();
 }
 
-Result<Outcome> Records::Create(const std::string& entity, const cJSON* payload, Batch& batch) {
+Result<Outcome> Records::Create(const std::string& entity, const cJSON* payload, Batch& batch, const Principal& who) {
   auto parsed = ParseCreate(payload);
   if (!parsed.ok()) return parsed.status();
+  if (const std::string* field = OwnerField(entity)) {
+    const cJSON* given = cJSON_GetObjectItemCaseSensitive(parsed->record.get(), field->c_str());
+    if (!who.admin || !given) {
+      if (who.username.empty()) return Status(Status::kUnauthenticated, "unauthenticated: " + entity + " records are owned");
+      if (given && !(cJSON_IsString(given) && who.username == given->valuestring)) {
+        return Status::Forbidden("forbidden: cannot create " + entity + " records owned by another user");
+      }
+      if (who.username.find_first_of("/+#") != std::string::npos) {
+        return Status::BadRequest("user name cannot own records (contains / + or #)");
+      }
+      SetField(parsed->record.get(), field->c_str(), cJSON_CreateString(who.username.c_str()));
+    } else if (!cJSON_IsString(given) || given->valuestring[0] == '\0' ||
+               std::string_view(given->valuestring).find_first_of("/+#") != std::string_view::npos) {
+      return Status::BadRequest(entity + "." + *field + " must be a user name");
+    }
+  }
   int64_t now = now_ms_();
   std::string id = parsed->id.empty() ? NewUuidV7() : parsed->id;
   auto existing = LoadRaw(entity, id, &batch);
@@ -261,29 +311,39 @@ Result<Outcome> Records::Create(const std::string& entity, const cJSON* payload,
   }
   if (Status s = StageChange(entity, id, nullptr, rec.get(), batch); !s.ok()) return s;
   out.data = Clone(rec.get());
-  out.changes.push_back({ChangeKind::kCreate, entity, id, std::move(rec)});
+  std::string owner = OwnerOf(entity, rec.get());
+  out.changes.push_back({ChangeKind::kCreate, entity, id, std::move(rec), std::move(owner)});
   return out;
 }
 
-Result<Outcome> Records::Read(const std::string& entity, const std::string& id, const cJSON* payload) {
+Result<Outcome> Records::Read(const std::string& entity, const std::string& id, const cJSON* payload,
+                              const Principal& who) {
   auto projection = ParseReadProjection(payload);
   if (!projection.ok()) return projection.status();
   auto rec = LoadLive(entity, id, now_ms_(), nullptr);
   if (!rec.ok()) return rec.status();
   if (!rec.value()) return Status::NotFound("not found: " + What(entity, id));
+  if (Status s = CheckOwner(entity, id, rec.value().get(), who); !s.ok()) return s;
   Outcome out;
   out.data = projection->empty() ? std::move(rec.value()) : Project(rec.value().get(), projection.value());
   return out;
 }
 
 Result<Outcome> Records::Update(const std::string& entity, const std::string& id, const cJSON* payload,
-                                Batch& batch) {
+                                Batch& batch, const Principal& who) {
   auto spec = ParseUpdate(payload, id);
   if (!spec.ok()) return spec.status();
   int64_t now = now_ms_();
   auto cur = LoadLive(entity, id, now, &batch);
   if (!cur.ok()) return cur.status();
   if (!cur.value()) return Status::NotFound("not found: " + What(entity, id));
+  if (Status s = CheckOwner(entity, id, cur.value().get(), who); !s.ok()) return s;
+  if (const std::string* field = OwnerField(entity); field && !who.admin) {
+    const cJSON* to = cJSON_GetObjectItemCaseSensitive(spec->fields.get(), field->c_str());
+    if (to && !(cJSON_IsString(to) && who.username == to->valuestring)) {
+      return Status::Forbidden("forbidden: the owner of " + What(entity, id) + " cannot be changed");
+    }
+  }
   if (Status s = CheckVersion(cur.value().get(), spec->expected_version, What(entity, id)); !s.ok()) return s;
   Json rec = ApplyUpdate(cur.value().get(), spec.value(), now);
   if (const Schema* schema = catalog_.FindSchema(entity)) {
@@ -292,18 +352,20 @@ Result<Outcome> Records::Update(const std::string& entity, const std::string& id
   if (Status s = StageChange(entity, id, cur.value().get(), rec.get(), batch); !s.ok()) return s;
   Outcome out;
   out.data = Clone(rec.get());
-  out.changes.push_back({ChangeKind::kUpdate, entity, id, std::move(rec)});
+  std::string owner = OwnerOf(entity, rec.get());
+  out.changes.push_back({ChangeKind::kUpdate, entity, id, std::move(rec), std::move(owner)});
   return out;
 }
 
 Result<Outcome> Records::Delete(const std::string& entity, const std::string& id, const cJSON* payload,
-                                Batch& batch) {
+                                Batch& batch, const Principal& who) {
   auto expected = ParseDelete(payload);
   if (!expected.ok()) return expected.status();
   int64_t now = now_ms_();
   auto cur = LoadLive(entity, id, now, &batch);
   if (!cur.ok()) return cur.status();
   if (!cur.value()) return Status::NotFound("not found: " + What(entity, id));
+  if (Status s = CheckOwner(entity, id, cur.value().get(), who); !s.ok()) return s;
   if (Status s = CheckVersion(cur.value().get(), expected.value(), What(entity, id)); !s.ok()) return s;
   Cascade cascade;
   if (Status s = StageDelete(entity, id, std::move(cur.value()), batch, cascade, 0, now); !s.ok()) return s;
@@ -384,9 +446,10 @@ Status Records::AddIncludes(const std::string& entity, const std::vector<std::st
   return Status::Ok();
 }
 
-Result<Outcome> Records::List(const std::string& entity, const cJSON* payload) {
+Result<Outcome> Records::List(const std::string& entity, const cJSON* payload, const Principal& who) {
   auto q = ParseQuery(payload, QueryKind::kList);
   if (!q.ok()) return q.status();
+  if (Status s = ScopeToOwner(entity, q.value(), who); !s.ok()) return s;
   for (const auto& name : q->includes) {
     if (!catalog_.ForeignKeyOn(entity, name + "_id")) {
       return Status::BadRequest("unknown include: " + name + " (" + entity + " has no foreign key " + name + "_id)");
@@ -432,9 +495,10 @@ Result<Outcome> Records::List(const std::string& entity, const cJSON* payload) {
   return out;
 }
 
-Result<Outcome> Records::Count(const std::string& entity, const cJSON* payload) {
+Result<Outcome> Records::Count(const std::string& entity, const cJSON* payload, const Principal& who) {
   auto q = ParseQuery(payload, QueryKind::kCount);
   if (!q.ok()) return q.status();
+  if (Status s = ScopeToOwner(entity, q.value(), who); !s.ok()) return s;
   double count = 0;
   Status s = Matching(entity, q.value(), now_ms_(), [&](Json) { ++count; return true; });
   if (!s.ok()) return s;

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -30,8 +31,18 @@ struct Change {
   ChangeKind kind;
   std::string entity;
   std::string id;
-  Json data;  // the record after the write; for a Delete, the record as it was
+  Json data;          // the record after the write; for a Delete, the record as it was
+  std::string owner;  // owned entities: the record's owner (its events go to the owner's topics)
 };
+
+// Who asks. Ownership rules (PROTOCOL.md §7) apply to non-admins; the default is the system itself.
+struct Principal {
+  std::string username;  // empty: anonymous
+  bool admin = true;
+};
+
+// entity -> owner field, from the `ownership` option.
+using Ownership = std::map<std::string, std::string>;
 
 struct Outcome {
   Json data;                    // `data` of the success response
@@ -44,14 +55,19 @@ constexpr size_t kMaxCascadeRecords = 10000;
 class Records {
  public:
   using Clock = std::function<int64_t()>;  // Unix milliseconds
-  Records(Store& store, const Catalog& catalog, Clock now_ms);
+  Records(Store& store, const Catalog& catalog, Clock now_ms, Ownership ownership = {});
 
-  Result<Outcome> Create(const std::string& entity, const cJSON* payload, Batch& batch);
-  Result<Outcome> Read(const std::string& entity, const std::string& id, const cJSON* payload);
-  Result<Outcome> Update(const std::string& entity, const std::string& id, const cJSON* payload, Batch& batch);
-  Result<Outcome> Delete(const std::string& entity, const std::string& id, const cJSON* payload, Batch& batch);
-  Result<Outcome> List(const std::string& entity, const cJSON* payload);
-  Result<Outcome> Count(const std::string& entity, const cJSON* payload);
+  // Owned entities: a create sets the owner field to the requester (anonymous: 401; naming another
+  // owner: 403, unless admin); read/update/delete of another user's record is 403 (admins may);
+  // the owner field cannot be changed by a non-admin; list and count see only the requester's records.
+  Result<Outcome> Create(const std::string& entity, const cJSON* payload, Batch& batch, const Principal& who = {});
+  Result<Outcome> Read(const std::string& entity, const std::string& id, const cJSON* payload, const Principal& who = {});
+  Result<Outcome> Update(const std::string& entity, const std::string& id, const cJSON* payload, Batch& batch,
+                         const Principal& who = {});
+  Result<Outcome> Delete(const std::string& entity, const std::string& id, const cJSON* payload, Batch& batch,
+                         const Principal& who = {});
+  Result<Outcome> List(const std::string& entity, const cJSON* payload, const Principal& who = {});
+  Result<Outcome> Count(const std::string& entity, const cJSON* payload, const Principal& who = {});
 
   // Removes an expired record as a delete would (events, guards, indexes, on_delete rules). Not
   // found or not expired (renewed meanwhile): an empty Outcome.
@@ -84,11 +100,19 @@ class Records {
   // The id holding a unique guard (as this batch would leave it), nullopt when free.
   Result<std::optional<std::string>> GuardOwner(const std::string& key, const Batch& batch) const;
   Status CheckForeignKeys(const std::string& entity, const cJSON* before, const cJSON* after, const Batch& batch) const;
+  // The owner field of an owned entity, nullptr otherwise.
+  const std::string* OwnerField(const std::string& entity) const;
+  std::string OwnerOf(const std::string& entity, const cJSON* record) const;
+  // 403 unless `who` may touch `record` of `entity`.
+  Status CheckOwner(const std::string& entity, const std::string& id, const cJSON* record, const Principal& who) const;
+  // Adds the implicit "owner == requester" filter to a list/count for non-admins.
+  Status ScopeToOwner(const std::string& entity, struct Query& q, const Principal& who) const;
   Status AddIncludes(const std::string& entity, const std::vector<std::string>& includes, cJSON* records) const;
 
   Store& store_;
   const Catalog& catalog_;
   Clock now_ms_;
+  Ownership ownership_;
 };
 
 // The referenced id held in a foreign-key field: strings as they are, integral numbers in decimal.

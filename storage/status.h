@@ -26,6 +26,7 @@ class Status {
   };
 
   Status() = default;
+  Status(int code, std::string m) : code_(code), message_(std::move(m)) {}
   static Status Ok() { return Status(); }
   static Status BadRequest(std::string m) { return Status(kBadRequest, std::move(m)); }
   static Status Forbidden(std::string m) { return Status(kForbidden, std::move(m)); }
@@ -41,7 +42,6 @@ class Status {
   std::string ToString() const { return ok() ? "ok" : std::to_string(code_) + " " + message_; }
 
  private:
-  Status(int code, std::string m) : code_(code), message_(std::move(m)) {}
   int code_ = kOk;
   std::string message_;
 };

@@ -108,3 +108,46 @@ TEST_F(WithAclFile, TheAclFileStillDecidesEverythingElse) {
 
 }  // namespace
 }  // namespace mqdb::it
+
+namespace mqdb::it {
+namespace {
+
+TEST(OwnershipIT, OwnersAloneSeeTheirRecordsAndEvents) {
+  Broker broker({"admin_users admin", "ownership notes=owner"}, "allow_anonymous false\npassword_file @DIR@/passwd\n");
+  std::string dir = broker.dir();
+  ASSERT_EQ(std::system(("mosquitto_passwd -c -b " + dir + "/passwd alice apw >/dev/null 2>&1 && "
+                         "mosquitto_passwd -b " + dir + "/passwd bob bpw >/dev/null 2>&1 && "
+                         "mosquitto_passwd -b " + dir + "/passwd admin xpw >/dev/null 2>&1").c_str()), 0);
+  ASSERT_TRUE(broker.Start()) << broker.Log();
+  Client alice(broker, "alice", 5, true, "alice", "apw");
+  Client bob(broker, "bob", 5, true, "bob", "bpw");
+  Client admin(broker, "admin", 5, true, "admin", "xpw");
+  EXPECT_FALSE(bob.TrySubscribe("$DB/u/alice/events/#")) << "someone else's owner topic";
+  EXPECT_FALSE(bob.TrySubscribe("$DB/u/+/events/#"));
+  ASSERT_TRUE(bob.TrySubscribe("$DB/notes/events/#"));  // allowed, but owned events never go there
+  ASSERT_TRUE(bob.TrySubscribe("$DB/u/bob/events/#"));
+  ASSERT_TRUE(alice.TrySubscribe("$DB/u/alice/events/#"));
+  ASSERT_TRUE(admin.TrySubscribe("$DB/u/+/events/#"));
+
+  Json note = alice.Request("$DB/notes/create", R"({"id":"n1","text":"secret","owner":"alice"})");
+  ASSERT_TRUE(IsOk(note)) << Print(note.get());
+  EXPECT_EQ(Code(alice.Request("$DB/notes/create", R"({"owner":"bob"})")), 403);
+  EXPECT_EQ(Code(bob.Request("$DB/notes/n1", "")), 403);
+  EXPECT_EQ(Code(bob.Request("$DB/notes/n1/update", R"({"text":"pwned"})")), 403);
+  EXPECT_EQ(Code(bob.Request("$DB/notes/n1/delete", "")), 403);
+  EXPECT_EQ(Print(Data(bob.Request("$DB/notes/list", ""))), "[]");
+  EXPECT_EQ(Str(Data(admin.Request("$DB/notes/n1", "")), "text"), "secret");
+  EXPECT_EQ(Str(Data(alice.Request("$DB/notes/n1", "")), "text"), "secret");
+
+  auto mine = alice.Collect("$DB/u/alice/events/#", 1);
+  ASSERT_EQ(mine.size(), 1u);
+  EXPECT_EQ(mine[0].topic, "$DB/u/alice/events/notes/n1");
+  EXPECT_EQ(admin.Collect("$DB/u/+/events/#", 1).size(), 1u);
+  ASSERT_TRUE(IsOk(bob.Request("$DB/notes/create", R"({"id":"b1"})")));
+  auto bobs = bob.Collect("#", 1);  // bob's first event is his own note, never alice's
+  ASSERT_EQ(bobs.size(), 1u);
+  EXPECT_EQ(bobs[0].topic, "$DB/u/bob/events/notes/b1");
+}
+
+}  // namespace
+}  // namespace mqdb::it

@@ -344,3 +344,57 @@ TEST_F(Integrity, RemovingAUniqueConstraintReleasesItsGuards) {
 
 }  // namespace
 }  // namespace mqdb
+
+namespace mqdb {
+namespace {
+
+class OwnershipTest : public Integrity {
+ protected:
+  void SetUp() override {
+    store_ = std::move(Store::Open({dir_.path(), Durability::kNone, 10}).value());
+    catalog_ = std::make_unique<Catalog>();
+    records_ = std::make_unique<Records>(*store_, *catalog_, [this] { return now_ms_; }, Ownership{{"notes", "owner"}});
+    defs_ = std::make_unique<Definitions>(*store_, *catalog_, *records_);
+  }
+  Result<Outcome> As(const Principal& who, const std::string& op, const std::string& id, const std::string& payload) {
+    Batch b;
+    Result<Outcome> r = Status::Internal("?");
+    if (op == "create") r = records_->Create("notes", J(payload).get(), b, who);
+    if (op == "read") r = records_->Read("notes", id, J(payload).get(), who);
+    if (op == "update") r = records_->Update("notes", id, J(payload).get(), b, who);
+    if (op == "delete") r = records_->Delete("notes", id, J(payload).get(), b, who);
+    if (op == "list") r = records_->List("notes", J(payload).get(), who);
+    if (op == "count") r = records_->Count("notes", J(payload).get(), who);
+    return Write(std::move(r), b);
+  }
+  const Principal alice_{"alice", false}, bob_{"bob", false}, anon_{"", false}, admin_{"root", true};
+};
+
+TEST_F(OwnershipTest, OwnerIsSetFromTheRequesterAndOthersAreRefused) {
+  auto created = As(alice_, "create", "", R"({"id":"n1","text":"hi"})");
+  Ok(created);
+  EXPECT_EQ(GetString(created->data.get(), "owner"), "alice");
+  EXPECT_EQ(created->changes[0].owner, "alice");
+  EXPECT_EQ(Error(As(alice_, "create", "", R"({"owner":"bob"})")), "403 forbidden: cannot create notes records owned by another user");
+  EXPECT_EQ(Error(As(anon_, "create", "", "{}")), "401 unauthenticated: notes records are owned");
+  auto before = Everything();
+  EXPECT_EQ(Error(As(bob_, "read", "n1", "{}")), "403 forbidden: notes/n1 belongs to another user");
+  EXPECT_EQ(Error(As(bob_, "update", "n1", R"({"text":"x"})")), "403 forbidden: notes/n1 belongs to another user");
+  EXPECT_EQ(Error(As(bob_, "delete", "n1", "{}")), "403 forbidden: notes/n1 belongs to another user");
+  EXPECT_EQ(Error(As(alice_, "update", "n1", R"({"owner":"bob"})")), "403 forbidden: the owner of notes/n1 cannot be changed");
+  EXPECT_EQ(Everything(), before);
+  Ok(As(admin_, "read", "n1", "{}"));
+  Ok(As(alice_, "update", "n1", R"({"text":"edited"})"));
+  Ok(As(bob_, "create", "", R"({"id":"n2"})"));
+  Ok(As(admin_, "create", "", R"({"id":"n3","owner":"carol"})"));  // admins may create for others
+  auto mine = As(bob_, "list", "", "{}");
+  ASSERT_EQ(cJSON_GetArraySize(mine->data.get()), 1);
+  EXPECT_EQ(GetString(cJSON_GetArrayItem(mine->data.get(), 0), "id"), "n2");
+  EXPECT_EQ(Print(As(alice_, "count", "", "{}")->data.get()), R"({"count":1})");
+  EXPECT_EQ(Print(As(admin_, "count", "", "{}")->data.get()), R"({"count":3})");
+  EXPECT_EQ(Error(As(anon_, "list", "", "{}")), "401 unauthenticated: notes records are owned");
+  Ok(As(alice_, "delete", "n1", "{}"));
+}
+
+}  // namespace
+}  // namespace mqdb

@@ -277,6 +277,15 @@ TEST_F(OutboxTest, PurgeDeletesDeadLetters) {
   EXPECT_TRUE(sink.delivered.empty());
 }
 
+TEST_F(OutboxTest, EventsOfOwnedRecordsGoToTheOwnersTopic) {
+  std::vector<Change> changes;
+  changes.push_back({ChangeKind::kCreate, "notes", "n1", J(R"({"id":"n1"})"), "alice"});
+  changes.push_back({ChangeKind::kCreate, "items", "i1", J(R"({"id":"i1"})"), ""});
+  OutboxEntry e = BuildEntry(changes, 7, "op", "c");
+  EXPECT_EQ(e.events[0].topic, "$DB/u/alice/events/notes/n1");
+  EXPECT_EQ(e.events[1].topic, "$DB/items/events/i1");
+}
+
 TEST_F(OutboxTest, PendingJsonShowsQueuedEntries) {
   WriteMany(2, "v");
   Json pending = outbox_->PendingJson();
