@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstring>
 #include <deque>
+#include <unordered_map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -59,6 +60,7 @@ struct Context {
   std::vector<EventSink*> sinks;
   Doorbell doorbell;
   std::deque<Held> held;
+  std::unordered_map<std::string, int> held_per_client;  // max_inflight accounting
   SteadyClock::time_point next_sys{};
   int acl_fallback = MOSQ_ERR_SUCCESS;  // MOSQ_ERR_SUCCESS (nothing else checks) or MOSQ_ERR_PLUGIN_DEFER
 };
@@ -114,6 +116,13 @@ int OnMessage(int, void* event_data, void* userdata) {
       reply.status = Status::BadRequest(rt[0] == '$' ? "response topic must not start with $"
                                                      : "invalid response topic");
       rt.clear();  // the error goes to $DB/_reply, addressed to the requester alone
+    } else if (auto it = ctx->held_per_client.find(out.client_id);
+               it != ctx->held_per_client.end() && it->second >= ctx->service->config().max_inflight) {
+      // Too many of this client's responses already wait for an fsync: refuse before executing.
+      reply.respond = true;
+      reply.status = Status(Status::kOverloaded, "overloaded: more than " +
+                                                     std::to_string(ctx->service->config().max_inflight) +
+                                                     " requests in flight from this client");
     } else {
       reply = ctx->service->Handle(req);
     }
@@ -130,6 +139,7 @@ int OnMessage(int, void* event_data, void* userdata) {
       Send(out);
       ctx->service->stats().Record(reply.cls, code, ElapsedUs(started));
     } else {
+      ++ctx->held_per_client[out.client_id];
       ctx->held.push_back({reply.ticket, std::move(out), started, reply.cls, code});
     }
   } catch (const std::exception& e) {
@@ -182,6 +192,8 @@ int OnTick(int, void*, void* userdata) {
         Held& h = ctx->held.front();
         Send(h.out);
         ctx->service->stats().Record(h.cls, h.code, ElapsedUs(h.started));
+        auto it = ctx->held_per_client.find(h.out.client_id);
+        if (it != ctx->held_per_client.end() && --it->second <= 0) ctx->held_per_client.erase(it);
         ctx->held.pop_front();
       }
       ctx->doorbell.Acknowledge(synced);

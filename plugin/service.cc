@@ -19,6 +19,7 @@ Result<std::unique_ptr<Service>> Service::Open(const Config& config) {
   auto store = Store::Open(config.store);
   if (!store.ok()) return store.status();
   std::unique_ptr<Service> svc(new Service(config, std::move(store.value())));
+  svc->records_.set_max_scan(config.max_scan);
   if (Status s = svc->catalog_.Load(*svc->store_); !s.ok()) return s;
   if (Status s = svc->outbox_->Recover(); !s.ok()) return s;
   return svc;
@@ -207,6 +208,11 @@ Service::Reply Service::Handle(const Request& req) {
   }
 
   const auto now = std::chrono::steady_clock::now();
+  if (!Admit(req.client_id, now)) {
+    reply.status = Status(Status::kOverloaded, "overloaded: more than " + std::to_string(config_.rate_limit) +
+                                                   " requests/s from this client");
+    return reply;
+  }
   auto dedup_key = config_.dedup_window_s > 0
                        ? DedupCache::KeyFor(req.client_id, req.correlation, reply.request_id, req.qos, req.topic, req.payload)
                        : std::nullopt;
@@ -224,6 +230,20 @@ Service::Reply Service::Handle(const Request& req) {
   reply = Execute(req, target, body, std::move(reply), dedup_key);
   if (dedup_key) dedup_.Remember(*dedup_key, Envelope(reply), now);
   return reply;
+}
+
+bool Service::Admit(const std::string& client_id, std::chrono::steady_clock::time_point now) {
+  if (config_.rate_limit <= 0) return true;
+  auto [it, fresh] = buckets_.try_emplace(client_id, Bucket{static_cast<double>(config_.rate_limit), now});
+  Bucket& b = it->second;
+  if (!fresh) {
+    double refill = std::chrono::duration<double>(now - b.last).count() * config_.rate_limit;
+    b.tokens = std::min<double>(config_.rate_limit, b.tokens + refill);
+    b.last = now;
+  }
+  if (b.tokens < 1) return false;
+  b.tokens -= 1;
+  return true;
 }
 
 Service::Reply Service::Execute(const Request& req, const RequestTarget& target, const cJSON* body, Reply reply,
@@ -392,6 +412,13 @@ size_t Service::SweepExpired(size_t budget) {
 }
 
 void Service::Housekeeping() {
+  // Forget rate buckets of clients idle long enough to be full again (bounded memory).
+  if (config_.rate_limit > 0 && buckets_.size() > 1024) {
+    auto now = std::chrono::steady_clock::now();
+    for (auto it = buckets_.begin(); it != buckets_.end();) {
+      it = now - it->second.last > std::chrono::seconds(2) ? buckets_.erase(it) : std::next(it);
+    }
+  }
   if (!catalog_.Building().empty()) definitions_.BackfillStep(kBackfillSlice);
   auto now = std::chrono::steady_clock::now();
   if (now >= next_sweep_) {

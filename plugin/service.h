@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <memory>
+#include <unordered_map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -96,6 +97,14 @@ class Service {
   Records records_;
   Definitions definitions_;
   std::unique_ptr<Outbox> outbox_;
+  // Token bucket per client id (rate_limit): refilled continuously, burst of one second.
+  struct Bucket {
+    double tokens;
+    std::chrono::steady_clock::time_point last;
+  };
+  bool Admit(const std::string& client_id, std::chrono::steady_clock::time_point now);
+  std::unordered_map<std::string, Bucket> buckets_;
+
   Stats stats_;
   DedupCache dedup_;
   uint64_t dedup_hits_ = 0;

@@ -24,6 +24,11 @@ namespace {
 
 std::string What(const std::string& entity, const std::string& id) { return entity + "/" + id; }
 
+Status TooMuch(int64_t limit) {
+  return Status::BadRequest("query examines more than " + std::to_string(limit) +
+                            " records (max_scan): add an index on a filtered field or narrow the filters");
+}
+
 std::string JoinFields(const std::vector<std::string>& fields) {
   std::string out;
   for (const auto& f : fields) out += (out.empty() ? "" : ",") + f;
@@ -409,6 +414,7 @@ Status Records::Matching(const std::string& entity, const Query& q, int64_t now,
     }
     std::sort(ids.begin(), ids.end());
     ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    if (static_cast<int64_t>(ids.size()) > max_scan_) return TooMuch(max_scan_);
     for (const auto& id : ids) {
       auto rec = LoadLive(entity, id, now, nullptr);
       if (!rec.ok()) return rec.status();
@@ -418,7 +424,9 @@ Status Records::Matching(const std::string& entity, const Query& q, int64_t now,
     return Status::Ok();
   }
   Status corrupt;
+  int64_t examined = 0;
   Status s = store_.Scan(keys::DataPrefix(entity), [&](std::string_view, std::string_view value) {
+    if (++examined > max_scan_) { corrupt = TooMuch(max_scan_); return false; }
     auto rec = ParseStored(value);
     if (!rec.ok()) { corrupt = rec.status(); return false; }
     if (IsExpired(rec.value().get(), now) || !Matches(q.filters, rec.value().get())) return true;

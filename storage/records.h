@@ -12,6 +12,7 @@
 #pragma once
 
 #include <functional>
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string>
@@ -56,6 +57,10 @@ class Records {
  public:
   using Clock = std::function<int64_t()>;  // Unix milliseconds
   Records(Store& store, const Catalog& catalog, Clock now_ms, Ownership ownership = {});
+
+  // At most this many records are examined by one list/count (index entries or a full scan): the
+  // broker thread never spends unbounded time on one query. Beyond it: 400 naming the limit.
+  void set_max_scan(int64_t n) { max_scan_ = n; }
 
   // Owned entities: a create sets the owner field to the requester (anonymous: 401; naming another
   // owner: 403, unless admin); read/update/delete of another user's record is 403 (admins may);
@@ -113,6 +118,7 @@ class Records {
   const Catalog& catalog_;
   Clock now_ms_;
   Ownership ownership_;
+  int64_t max_scan_ = INT64_MAX;
 };
 
 // The referenced id held in a foreign-key field: strings as they are, integral numbers in decimal.

@@ -14,9 +14,11 @@ namespace {
 class ServiceTest : public ::testing::Test {
  protected:
   void SetUp() override { Open(); }
-  void Open(int dedup_window_s = 300) {
+  void Open(int dedup_window_s = 300, int rate_limit = 0, int64_t max_scan = 1000000) {
     Config c;
     c.dedup_window_s = dedup_window_s;
+    c.rate_limit = rate_limit;
+    c.max_scan = max_scan;
     c.store = {dir_.path(), Durability::kNone, 10};
     c.max_payload = 2048;
     c.admin_users = {"admin"};
@@ -108,6 +110,37 @@ TEST_F(ServiceTest, StoredResponsesExpireAfterTheWindow) {
   EXPECT_EQ(stored(), 0u);
   Retry("$DB/orders/create", "{}", "c1", "corr-1");
   EXPECT_EQ(svc_->store().EntityCount("orders"), 2) << "after the window the same correlation is a new request";
+}
+
+TEST_F(ServiceTest, RateLimitIsPerClient) {
+  Open(300, 5);
+  int ok = 0, limited = 0;
+  for (int i = 0; i < 20; ++i) {
+    auto r = svc_->Handle({"$DB/_health", "", "greedy", "", "", 0});
+    if (r.status.ok()) ++ok;
+    else if (r.status.code() == 429) {
+      ++limited;
+      EXPECT_EQ(r.status.message(), "overloaded: more than 5 requests/s from this client");
+    }
+  }
+  EXPECT_GE(ok, 5);
+  EXPECT_LE(ok, 6);  // the burst, plus at most one token refilled meanwhile
+  EXPECT_EQ(ok + limited, 20);
+  EXPECT_TRUE(svc_->Handle({"$DB/_health", "", "polite", "", "", 0}).status.ok()) << "other clients are not starved";
+}
+
+TEST_F(ServiceTest, UnindexedQueriesHaveABoundedCost) {
+  Open(300, 0, 10);
+  for (int i = 0; i < 20; ++i) Call("$DB/big/create", R"({"v":)" + std::to_string(i % 2) + "}");
+  auto r = Call("$DB/big/count", R"({"filters":[{"field":"v","op":"eq","value":1}]})");
+  EXPECT_EQ(r.status.ToString(),
+            "400 query examines more than 10 records (max_scan): add an index on a filtered field or narrow the filters");
+  ASSERT_TRUE(Call("$DB/_admin/index/big/add", R"({"fields":["v"]})", "admin").status.ok());
+  EXPECT_EQ(Service::Envelope(Call("$DB/big/count", R"({"filters":[{"field":"v","op":"eq","value":1}]})")),
+            R"({"status":"ok","data":{"count":10}})")
+      << "through the index only the 10 matches are examined";
+  for (int i = 0; i < 8; ++i) Call("$DB/small/create", R"({"v":1})");
+  EXPECT_EQ(Service::Envelope(Call("$DB/small/count", "")), R"({"status":"ok","data":{"count":8}})");
 }
 
 TEST_F(ServiceTest, BackupChangeRestoreGivesTheDataAsAtBackup) {
