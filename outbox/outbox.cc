@@ -143,10 +143,11 @@ Result<size_t> Outbox::Retry(const std::string& operation_id) {
   }
   auto committed = store_.Commit(batch);
   if (!committed.ok()) return committed.status();
-  for (auto& [key, e] : dead.value()) {
+  for (auto& found : dead.value()) {
+    OutboxEntry& e = found.second;
+    const uint64_t seq = e.first_seq;
     // Keep the queue in sequence order: an old entry goes before the newer ones still waiting.
-    auto pos = std::find_if(queue_.begin(), queue_.end(),
-                            [&](const Queued& q) { return q.entry.first_seq > e.first_seq; });
+    auto pos = std::find_if(queue_.begin(), queue_.end(), [seq](const Queued& q) { return q.entry.first_seq > seq; });
     queue_.insert(pos, Queued{std::move(e), 0});
   }
   dead_ -= dead->size();

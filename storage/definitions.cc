@@ -214,7 +214,7 @@ Result<Json> Definitions::RemoveIndex(const std::string& entity, const cJSON* pa
 Result<bool> Definitions::BackfillStep(size_t budget) {
   auto building = catalog_.Building();
   if (building.empty()) return false;
-  const auto& [entity, field] = building.front();
+  const std::string entity = building.front().first, field = building.front().second;
   std::map<std::string, IndexDef> next = catalog_.IndexMap(entity);
   IndexDef& def = next[field];
   const std::string prefix = keys::DataPrefix(entity);

@@ -151,3 +151,29 @@ TEST(OwnershipIT, OwnersAloneSeeTheirRecordsAndEvents) {
 
 }  // namespace
 }  // namespace mqdb::it
+
+namespace mqdb::it {
+namespace {
+
+TEST(Overload, AGreedyClientGets429sAndOthersAreServed) {
+  Broker broker({"rate_limit 20"});
+  ASSERT_TRUE(broker.Start()) << broker.Log();
+  Client greedy(broker, "greedy"), polite(broker, "polite");
+  for (int i = 0; i < 200; ++i) greedy.Publish("$DB/spam/create", "{}", 1, false, "test/replies/greedy", "g" + std::to_string(i));
+  auto replies = greedy.Collect("test/replies/greedy", 200, 20s);
+  ASSERT_EQ(replies.size(), 200u) << "every request gets exactly one response, 429 included";
+  int ok = 0, limited = 0;
+  for (auto& r : replies) {
+    Json env = r.Parsed();
+    if (IsOk(env)) ++ok;
+    else if (Code(env) == 429) ++limited;
+  }
+  EXPECT_GE(limited, 150);
+  EXPECT_EQ(ok + limited, 200);
+  EXPECT_TRUE(IsOk(polite.Request("$DB/_health", "")));
+  EXPECT_EQ(Print(Data(polite.Request("$DB/spam/count", ""))), "{\"count\":" + std::to_string(ok) + "}")
+      << "refused requests stored nothing";
+}
+
+}  // namespace
+}  // namespace mqdb::it
