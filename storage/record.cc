@@ -47,6 +47,10 @@ Json DataFields(const cJSON* payload, std::initializer_list<const char*> directi
 
 void SetNumber(cJSON* obj, const char* key, double v) { SetField(obj, key, cJSON_CreateNumber(v)); }
 
+// _expires_at is in whole seconds; rounding the current time up guarantees a record lives at least
+// ttl_secs (rounding down could expire a 1-second record a millisecond after its creation).
+int64_t ExpiryFor(int64_t now_ms, int64_t ttl_secs) { return (now_ms + 999) / 1000 + ttl_secs; }
+
 }  // namespace
 
 Result<NewRecord> ParseCreate(const cJSON* payload) {
@@ -75,7 +79,7 @@ Json FinishCreate(NewRecord nr, const std::string& id, int64_t now_ms) {
   SetNumber(rec.get(), "_version", 1);
   SetNumber(rec.get(), "_created_at", static_cast<double>(now_ms));
   SetNumber(rec.get(), "_updated_at", static_cast<double>(now_ms));
-  if (nr.ttl_secs) SetNumber(rec.get(), "_expires_at", static_cast<double>(now_ms / 1000 + *nr.ttl_secs));
+  if (nr.ttl_secs) SetNumber(rec.get(), "_expires_at", static_cast<double>(ExpiryFor(now_ms, *nr.ttl_secs)));
   return rec;
 }
 
@@ -103,7 +107,7 @@ Json ApplyUpdate(const cJSON* current, const UpdateSpec& spec, int64_t now_ms) {
   double version = GetNumber(current, "_version").value_or(0);
   SetNumber(rec.get(), "_version", version + 1);
   SetNumber(rec.get(), "_updated_at", static_cast<double>(now_ms));
-  if (spec.ttl_secs) SetNumber(rec.get(), "_expires_at", static_cast<double>(now_ms / 1000 + *spec.ttl_secs));
+  if (spec.ttl_secs) SetNumber(rec.get(), "_expires_at", static_cast<double>(ExpiryFor(now_ms, *spec.ttl_secs)));
   return rec;
 }
 

@@ -18,7 +18,7 @@ TEST(Record, CreateStripsSystemFieldsAndDirectives) {
   Json rec = FinishCreate(std::move(nr.value()), "u1", 1700000000123);
   EXPECT_EQ(Print(rec.get()),
             R"({"id":"u1","name":"a","_version":1,"_created_at":1700000000123,"_updated_at":1700000000123,)"
-            R"("_expires_at":1700000060})");
+            R"("_expires_at":1700000061})") << "rounded up: at least 60 s";
 }
 
 TEST(Record, CreateValidation) {
