@@ -108,7 +108,8 @@ int OnMessage(int, void* event_data, void* userdata) {
 
     Service::Request req{std::string_view(ed->topic),
                          std::string_view(static_cast<const char*>(ed->payload), ed->payloadlen),
-                         out.client_id, user ? user : "", out.correlation, ed->qos};
+                         out.client_id, user ? user : "", out.correlation, ed->qos,
+                         mosquitto_client_clean_session(ed->client)};
     Service::Reply reply;
     if (!rt.empty() && (rt[0] == '$' || mosquitto_pub_topic_check(rt.c_str()) != MOSQ_ERR_SUCCESS)) {
       // Never execute on behalf of a client a response could not (or must not) reach.
@@ -174,6 +175,17 @@ int OnAclCheck(int, void* event_data, void* userdata) {
   } catch (...) {
     return MOSQ_ERR_ACL_DENIED;  // fail closed; never let an exception reach the broker
   }
+}
+
+int OnDisconnect(int, void* event_data, void* userdata) {
+  auto* ctx = static_cast<Context*>(userdata);
+  auto* ed = static_cast<mosquitto_evt_disconnect*>(event_data);
+  try {
+    const char* cid = mosquitto_client_id(ed->client);  // NULL for sockets that never completed CONNECT
+    if (cid) ctx->service->ClientGone(cid, mosquitto_client_clean_session(ed->client));
+  } catch (...) {
+  }
+  return MOSQ_ERR_SUCCESS;
 }
 
 void PublishSys(Context* ctx) {
@@ -270,6 +282,11 @@ MQDB_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t* id, void** userdata
     int rc = mosquitto_callback_register(id, MOSQ_EVT_MESSAGE, mqdb::OnMessage, nullptr, ctx.get());
     if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_callback_register(id, MOSQ_EVT_TICK, mqdb::OnTick, nullptr, ctx.get());
     if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_callback_register(id, MOSQ_EVT_ACL_CHECK, mqdb::OnAclCheck, nullptr, ctx.get());
+    if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_callback_register(id, MOSQ_EVT_DISCONNECT, mqdb::OnDisconnect, nullptr, ctx.get());
+    // Group deliveries: QoS 1, addressed to the member's client alone (queued if its session is offline).
+    ctx->service->SetGroupDelivery([](const mqdb::Delivery& d) {
+      return mqdb::BrokerPublish(d.client_id.c_str(), d.topic, d.payload, 1, false, nullptr, nullptr);
+    });
     if (rc != MOSQ_ERR_SUCCESS) {
       mosquitto_log_printf(MOSQ_LOG_ERR, "mqdb: cannot register callbacks (%d)", rc);
       return rc;
@@ -294,6 +311,7 @@ MQDB_EXPORT int mosquitto_plugin_cleanup(void* userdata, struct mosquitto_opt*, 
     mosquitto_callback_unregister(ctx->id, MOSQ_EVT_MESSAGE, mqdb::OnMessage, nullptr);
     mosquitto_callback_unregister(ctx->id, MOSQ_EVT_TICK, mqdb::OnTick, nullptr);
     mosquitto_callback_unregister(ctx->id, MOSQ_EVT_ACL_CHECK, mqdb::OnAclCheck, nullptr);
+    mosquitto_callback_unregister(ctx->id, MOSQ_EVT_DISCONNECT, mqdb::OnDisconnect, nullptr);
     ctx->doorbell.Stop();
     ctx->service.reset();  // stops the WAL syncer, syncs the WAL, closes RocksDB
     ctx->doorbell.Uninstall();

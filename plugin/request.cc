@@ -41,6 +41,15 @@ RequestTarget ParseTopic(std::string_view topic) {
   if (n >= 4 && p[2] == "events") return t;
 
   if (n == 2 && p[1] == "_health") { t.kind = RequestKind::kHealth; return t; }
+  if (p[1] == "_sub") {
+    if (n == 3 && p[2] == "subscribe") { t.kind = RequestKind::kGroupSubscribe; return t; }
+    if (n == 4 && (p[3] == "heartbeat" || p[3] == "unsubscribe") && !p[2].empty()) {
+      t.kind = p[3] == "heartbeat" ? RequestKind::kGroupHeartbeat : RequestKind::kGroupUnsubscribe;
+      t.member_id = std::string(p[2]);
+      return t;
+    }
+    return Invalid(Status::BadRequest("unknown request topic: " + std::string(topic)));
+  }
   if (p[1] == "_admin") {
     t.kind = RequestKind::kAdmin;
     t.admin_path = n > 2 ? std::string(topic.substr(std::string_view("$DB/_admin/").size())) : "";

@@ -5,6 +5,8 @@
 //   $DB/{entity}/create|list|count   create / list / count
 //   $DB/{entity}/{id}                read
 //   $DB/{entity}/{id}/update|delete  update / delete
+//   $DB/_sub/subscribe               join a consumer group
+//   $DB/_sub/{id}/heartbeat|unsubscribe
 // Topics the plugin itself publishes (replies, events, group deliveries, owner events) and cluster
 // traffic are not requests: they get no response. Every other `$DB/` topic gets a 400.
 // Note: at two levels `create`, `list` and `count` are operations, so a record whose id is one of those
@@ -18,13 +20,17 @@
 
 namespace mqdb {
 
-enum class RequestKind { kNotARequest, kInvalid, kHealth, kAdmin, kCreate, kRead, kUpdate, kDelete, kList, kCount };
+enum class RequestKind {
+  kNotARequest, kInvalid, kHealth, kAdmin, kCreate, kRead, kUpdate, kDelete, kList, kCount,
+  kGroupSubscribe, kGroupHeartbeat, kGroupUnsubscribe
+};
 
 struct RequestTarget {
   RequestKind kind = RequestKind::kNotARequest;
   std::string entity;
   std::string id;
   std::string admin_path;  // after $DB/_admin/
+  std::string member_id;   // $DB/_sub/{id}/...
   Status error;            // kInvalid: why
 };
 

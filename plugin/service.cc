@@ -22,6 +22,7 @@ Result<std::unique_ptr<Service>> Service::Open(const Config& config) {
   svc->records_.set_max_scan(config.max_scan);
   if (Status s = svc->catalog_.Load(*svc->store_); !s.ok()) return s;
   if (Status s = svc->outbox_->Recover(); !s.ok()) return s;
+  if (Status s = svc->groups_.Load(NowMs()); !s.ok()) return s;
   return svc;
 }
 
@@ -31,6 +32,7 @@ Service::Service(Config config, std::unique_ptr<Store> store)
       records_(*store_, catalog_, NowMs, config_.ownership),
       definitions_(*store_, catalog_, records_),
       outbox_(std::make_unique<Outbox>(*store_, config_.outbox)),
+      groups_(*store_, config_.group_timeout_s),
       dedup_(std::chrono::seconds(config_.dedup_window_s)),
       started_(std::chrono::steady_clock::now()),
       last_write_(started_) {}
@@ -90,6 +92,8 @@ Result<Outcome> Service::Admin(const std::string& path, const cJSON* body) {
     }
   }
   if (path == "catalog") return wrap(definitions_.CatalogJson());
+  if (path == "consumer-groups") return Outcome{groups_.GroupsJson(), {}};
+  if (path.rfind("consumer-groups/", 0) == 0) return wrap(groups_.GroupJson(path.substr(16), NowMs()));
   if (path == "backup" || path == "restore") return path == "backup" ? BackupNow(body) : RestoreNow(body);
   if (path == "backup/list") {
     auto list = store_->ListBackups(config_.backup_dir);
@@ -191,6 +195,9 @@ Service::Reply Service::Handle(const Request& req) {
     case RequestKind::kList: reply.cls = RequestClass::kList; break;
     case RequestKind::kCount: reply.cls = RequestClass::kCount; break;
     case RequestKind::kAdmin: reply.cls = RequestClass::kAdmin; break;
+    case RequestKind::kGroupSubscribe: case RequestKind::kGroupHeartbeat: case RequestKind::kGroupUnsubscribe:
+      reply.cls = RequestClass::kOther;
+      break;
     default: break;
   }
   if (req.payload.size() > config_.max_payload) {
@@ -277,6 +284,26 @@ Service::Reply Service::Execute(const Request& req, const RequestTarget& target,
     case RequestKind::kDelete:
       reply.status = Write(reply, records_.Delete(target.entity, target.id, body, batch, who), batch, req.client_id, dedup_key);
       return reply;
+    case RequestKind::kGroupSubscribe: {
+      // Events of owned entities belong to their owners: only admins may group-subscribe to them.
+      const cJSON* e = cJSON_GetObjectItemCaseSensitive(body, "entity");
+      if (cJSON_IsString(e) && config_.ownership.count(e->valuestring) && !who.admin) {
+        reply.status = Status::Forbidden(std::string("forbidden: ") + e->valuestring + " records are owned");
+        return reply;
+      }
+      auto r = groups_.Subscribe(body, req.client_id, req.clean_session, NowMs());
+      if (!r.ok()) reply.status = r.status();
+      else reply.data = std::move(r.value());
+      return reply;
+    }
+    case RequestKind::kGroupHeartbeat:
+    case RequestKind::kGroupUnsubscribe: {
+      auto r = target.kind == RequestKind::kGroupHeartbeat ? groups_.Heartbeat(target.member_id, req.client_id, NowMs())
+                                                            : groups_.Unsubscribe(target.member_id, req.client_id);
+      if (!r.ok()) reply.status = r.status();
+      else reply.data = std::move(r.value());
+      return reply;
+    }
     case RequestKind::kRead: read = records_.Read(target.entity, target.id, body, who); break;
     case RequestKind::kList: read = records_.List(target.entity, body, who); break;
     case RequestKind::kCount: read = records_.Count(target.entity, body, who); break;
@@ -316,7 +343,9 @@ void Service::Pump(const std::vector<EventSink*>& sinks) {
   uint64_t durable = store_->durability() == Durability::kImmediate ? store_->syncer().SyncedTicket()
                                                                      : std::numeric_limits<uint64_t>::max();
   const int64_t now = NowMs();
-  outbox_->Dispatch(sinks, durable, now);
+  std::vector<EventSink*> all = sinks;
+  for (EventSink* g : groups_.Sinks()) all.push_back(g);
+  outbox_->Dispatch(all, durable, now);
   // When writes stop, nothing carries the deletions: do them in a batch of their own once idle.
   if (std::chrono::steady_clock::now() - last_write_ > std::chrono::seconds(1) && outbox_->HasDeletable(now)) {
     outbox_->FlushDelivered(now);
@@ -425,6 +454,7 @@ void Service::Housekeeping() {
     next_sweep_ = now + std::chrono::seconds(1);
     SweepExpired(kSweepBatch);
     SweepDedup(4 * kSweepBatch);
+    groups_.ExpireSilent(NowMs());
   }
 }
 
@@ -444,7 +474,7 @@ std::vector<std::pair<std::string, std::string>> Service::SysValues() const {
   v.emplace_back("outbox/dead", std::to_string(outbox_->dead()));
   v.emplace_back("storage/bytes", std::to_string(store_->ApproximateBytes()));
   v.emplace_back("dedup/hits", std::to_string(dedup_hits_));
-  v.emplace_back("consumer_groups/members", "0");    // consumer groups arrive with issue 5
+  v.emplace_back("consumer_groups/members", std::to_string(groups_.member_count()));
   return v;
 }
 

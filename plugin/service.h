@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "outbox/consumer_groups.h"
 #include "outbox/outbox.h"
 #include "plugin/dedup.h"
 #include "plugin/options.h"
@@ -37,6 +38,7 @@ class Service {
     std::string username;
     std::string correlation;  // MQTT 5 correlation data (may be empty)
     int qos = 0;
+    bool clean_session = true;
   };
   struct Reply {
     bool respond = false;  // false: the topic is not a request (no response at all)
@@ -69,6 +71,13 @@ class Service {
   // $SYS/broker/mqdb/<name> values, every topic of PROTOCOL.md §8 that a single node has.
   std::vector<std::pair<std::string, std::string>> SysValues() const;
 
+  // Consumer groups deliver to one client at a time through `deliver` (the broker's targeted publish).
+  void SetGroupDelivery(Deliver deliver) { groups_.SetDeliver(std::move(deliver)); }
+  // A client disconnected; `clean`: its session ends now (its group memberships end with it).
+  void ClientGone(const std::string& client_id, bool clean) {
+    if (clean) groups_.ClientGone(client_id);
+  }
+
   Stats& stats() { return stats_; }
   Store& store() { return *store_; }
   Outbox& outbox() { return *outbox_; }
@@ -97,6 +106,7 @@ class Service {
   Records records_;
   Definitions definitions_;
   std::unique_ptr<Outbox> outbox_;
+  ConsumerGroups groups_;
   // Token bucket per client id (rate_limit): refilled continuously, burst of one second.
   struct Bucket {
     double tokens;

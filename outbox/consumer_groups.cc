@@ -1,0 +1,348 @@
+#include "outbox/consumer_groups.h"
+
+#include <algorithm>
+#include <set>
+
+#include "storage/names.h"
+#include "storage/uuid.h"
+
+namespace mqdb {
+
+namespace {
+
+const std::string kSubPrefix = "sub/";
+
+std::string GroupKey(const std::string& entity, const std::string& name) { return entity + "/" + name; }
+std::string MemberTopic(const std::string& id) { return "$DB/_sub/" + id + "/events"; }
+
+Result<GroupMode> ParseMode(const cJSON* v) {
+  if (!v) return GroupMode::kBroadcast;
+  std::string m = cJSON_IsString(v) ? v->valuestring : "";
+  if (m == "broadcast") return GroupMode::kBroadcast;
+  if (m == "load_balanced") return GroupMode::kLoadBalanced;
+  if (m == "ordered") return GroupMode::kOrdered;
+  return Status::BadRequest("mode must be broadcast, load_balanced or ordered");
+}
+
+Json IntArray(const std::vector<int>& v) {
+  Json a = NewArray();
+  for (int p : v) cJSON_AddItemToArray(a.get(), cJSON_CreateNumber(p));
+  return a;
+}
+
+// Entity and record id of an event topic: $DB/{entity}/events/{id} or $DB/u/{owner}/events/{entity}/{id}.
+bool EventParts(const std::string& topic, std::string* entity, std::string* id) {
+  std::vector<std::string> p;
+  size_t start = 0;
+  while (true) {
+    size_t slash = topic.find('/', start);
+    p.push_back(topic.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  if (p.size() == 4 && p[2] == "events") { *entity = p[1]; *id = p[3]; return true; }
+  if (p.size() == 6 && p[1] == "u" && p[3] == "events") { *entity = p[4]; *id = p[5]; return true; }
+  return false;
+}
+
+}  // namespace
+
+const char* GroupModeName(GroupMode m) {
+  switch (m) {
+    case GroupMode::kBroadcast: return "broadcast";
+    case GroupMode::kLoadBalanced: return "load_balanced";
+    case GroupMode::kOrdered: return "ordered";
+  }
+  return "?";
+}
+
+// The outbox target of one group: picks the member(s) of each event of the group's entity.
+class ConsumerGroups::GroupSink : public EventSink {
+ public:
+  GroupSink(ConsumerGroups& owner, Group& group)
+      : owner_(owner), group_(group), target_("group:" + GroupKey(group.entity, group.name)) {}
+  const std::string& target() const override { return target_; }
+  Status Publish(const std::string& topic, const std::string& payload, const std::string&) override {
+    std::string entity, id;
+    if (!EventParts(topic, &entity, &id) || entity != group_.entity || group_.members.empty()) return Status::Ok();
+    switch (group_.mode) {
+      case GroupMode::kBroadcast: {
+        // One event, several members: a failure part-way must not make the retry (which is always the
+        // same event: the outbox resumes at the first one not delivered) repeat it to those who got it.
+        if (payload != retrying_) {
+          retrying_ = payload;
+          done_.clear();
+        }
+        for (const auto& m : group_.members) {
+          if (done_.count(m)) continue;
+          if (Status s = owner_.Send(owner_.members_.at(m), payload); !s.ok()) return s;
+          done_.insert(m);
+        }
+        retrying_.clear();
+        done_.clear();
+        return Status::Ok();
+      }
+      case GroupMode::kLoadBalanced: {
+        const std::string& m = group_.members[group_.next % group_.members.size()];
+        Status s = owner_.Send(owner_.members_.at(m), payload);
+        if (s.ok()) ++group_.next;  // a failed attempt is retried with the same member
+        return s;
+      }
+      case GroupMode::kOrdered: {
+        std::string m = OwnerOf(group_.assignment, GroupPartitionOf(id));
+        return m.empty() ? Status::Ok() : owner_.Send(owner_.members_.at(m), payload);
+      }
+    }
+    return Status::Ok();
+  }
+
+ private:
+  ConsumerGroups& owner_;
+  Group& group_;
+  std::string target_;
+  std::string retrying_;        // broadcast: the event being delivered ...
+  std::set<std::string> done_;  // ... and the members that already have it
+};
+
+ConsumerGroups::ConsumerGroups(Store& store, int timeout_s) : store_(store), timeout_ms_(int64_t{timeout_s} * 1000) {}
+ConsumerGroups::~ConsumerGroups() = default;
+
+Status ConsumerGroups::Send(const Member& m, const std::string& payload) const {
+  if (!deliver_) return Status::Unavailable("no delivery path for consumer groups");
+  return deliver_({m.client_id, MemberTopic(m.id), payload});
+}
+
+ConsumerGroups::Group& ConsumerGroups::GroupFor(const std::string& entity, const std::string& name, GroupMode mode) {
+  auto [it, fresh] = groups_.try_emplace(GroupKey(entity, name));
+  Group& g = it->second;
+  if (fresh) {
+    g.entity = entity;
+    g.name = name;
+    g.mode = mode;
+    g.sink = std::make_unique<GroupSink>(*this, g);
+  }
+  return g;
+}
+
+std::vector<int> ConsumerGroups::PartitionsOf(const Group& g, const std::string& member_id) const {
+  if (g.mode != GroupMode::kOrdered) return {};
+  auto it = g.assignment.find(member_id);
+  return it == g.assignment.end() ? std::vector<int>{} : it->second;
+}
+
+Status ConsumerGroups::Persist(const Group& g, const std::string& gone) {
+  Batch batch;
+  if (!gone.empty()) batch.Delete(kSubPrefix + gone);
+  for (const auto& id : g.members) {
+    const Member& m = members_.at(id);
+    Json j = NewObject();
+    cJSON_AddStringToObject(j.get(), "entity", m.entity.c_str());
+    cJSON_AddStringToObject(j.get(), "group", m.group.c_str());
+    cJSON_AddStringToObject(j.get(), "mode", GroupModeName(g.mode));
+    cJSON_AddStringToObject(j.get(), "client_id", m.client_id.c_str());
+    cJSON_AddBoolToObject(j.get(), "clean", m.clean);
+    cJSON_AddItemToObject(j.get(), "partitions", IntArray(PartitionsOf(g, id)).release());
+    batch.Put(kSubPrefix + id, Print(j.get()));
+  }
+  auto t = store_.Commit(batch);
+  return t.ok() ? Status::Ok() : t.status();
+}
+
+void ConsumerGroups::NotifyRebalance(const Group& g, const Assignment& before) {
+  if (g.mode != GroupMode::kOrdered) return;
+  for (const auto& id : g.members) {
+    auto was = before.find(id);
+    std::vector<int> now = PartitionsOf(g, id);
+    if (was != before.end() && was->second == now) continue;
+    if (was == before.end()) continue;  // a joining member learns its partitions from its response
+    Json msg = NewObject();
+    cJSON_AddStringToObject(msg.get(), "operation", "Rebalance");
+    cJSON_AddItemToObject(msg.get(), "partitions", IntArray(now).release());
+    Send(members_.at(id), Print(msg.get()));
+  }
+}
+
+Status ConsumerGroups::Load(int64_t now_ms) {
+  Status bad;
+  std::vector<std::pair<std::string, Json>> stored;
+  Status s = store_.Scan(kSubPrefix, [&](std::string_view key, std::string_view value) {
+    auto j = ParseStored(value);
+    if (!j.ok()) { bad = Status::Internal("corrupt consumer group member " + std::string(key)); return false; }
+    stored.emplace_back(std::string(key.substr(kSubPrefix.size())), std::move(j.value()));
+    return true;
+  });
+  if (!s.ok()) return s;
+  if (!bad.ok()) return bad;
+  for (auto& [id, j] : stored) {  // ids are UUIDv7: key order is join order
+    Member m;
+    m.id = id;
+    m.entity = GetString(j.get(), "entity").value_or("");
+    m.group = GetString(j.get(), "group").value_or("");
+    m.client_id = GetString(j.get(), "client_id").value_or("");
+    m.clean = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j.get(), "clean"));
+    m.last_heartbeat_ms = now_ms;  // a restart counts as a heartbeat
+    auto mode = ParseMode(cJSON_GetObjectItemCaseSensitive(j.get(), "mode"));
+    if (!mode.ok()) return Status::Internal("corrupt consumer group member " + id);
+    Group& g = GroupFor(m.entity, m.group, mode.value());
+    g.members.push_back(id);
+    if (g.mode == GroupMode::kOrdered) {
+      std::vector<int>& parts = g.assignment[id];
+      const cJSON* stored_parts = cJSON_GetObjectItemCaseSensitive(j.get(), "partitions");
+      for (const cJSON* p = stored_parts ? stored_parts->child : nullptr; p; p = p->next) {
+        parts.push_back(static_cast<int>(p->valuedouble));
+      }
+    }
+    members_[id] = std::move(m);
+  }
+  return Status::Ok();
+}
+
+Result<Json> ConsumerGroups::Subscribe(const cJSON* payload, const std::string& client_id, bool clean, int64_t now_ms) {
+  for (const cJSON* c = payload->child; c; c = c->next) {
+    std::string_view k = c->string;
+    if (k != "entity" && k != "group" && k != "mode" && k != "request_id") {
+      return Status::BadRequest("unknown field in subscribe request: " + std::string(k));
+    }
+  }
+  const cJSON* entity = cJSON_GetObjectItemCaseSensitive(payload, "entity");
+  const cJSON* group = cJSON_GetObjectItemCaseSensitive(payload, "group");
+  if (!cJSON_IsString(entity)) return Status::BadRequest("subscribe needs \"entity\"");
+  if (Status s = CheckEntityName(entity->valuestring); !s.ok()) return s;
+  if (!cJSON_IsString(group) || CheckEntityName(group->valuestring).code() == 400) {
+    return Status::BadRequest("subscribe needs \"group\": 1-128 of A-Z a-z 0-9 _ - (not starting with _)");
+  }
+  auto mode = ParseMode(cJSON_GetObjectItemCaseSensitive(payload, "mode"));
+  if (!mode.ok()) return mode.status();
+  const std::string key = GroupKey(entity->valuestring, group->valuestring);
+  auto existing = groups_.find(key);
+  if (existing != groups_.end() && !existing->second.members.empty()) {
+    if (existing->second.mode != mode.value()) {
+      return Status::Conflict(std::string("group ") + group->valuestring + " uses mode " + GroupModeName(existing->second.mode));
+    }
+    if (existing->second.members.size() >= kMaxMembersPerGroup) {
+      return Status::Conflict(std::string("group ") + group->valuestring + " is full (" +
+                              std::to_string(kMaxMembersPerGroup) + " members)");
+    }
+  } else if (existing == groups_.end() && groups_.size() >= kMaxGroups) {
+    return Status::Conflict("too many consumer groups (" + std::to_string(kMaxGroups) + ")");
+  }
+  if (existing != groups_.end() && existing->second.members.empty()) existing->second.mode = mode.value();
+  Group& g = GroupFor(entity->valuestring, group->valuestring, mode.value());
+  Member m;
+  m.id = NewUuidV7();
+  m.entity = g.entity;
+  m.group = g.name;
+  m.client_id = client_id;
+  m.clean = clean;
+  m.last_heartbeat_ms = now_ms;
+  const std::string id = m.id;
+  members_[id] = std::move(m);
+  Assignment before = g.assignment;
+  g.members.push_back(id);
+  if (g.mode == GroupMode::kOrdered) AssignJoin(g.assignment, id);
+  if (Status s = Persist(g, ""); !s.ok()) {
+    g.members.pop_back();
+    g.assignment = before;
+    members_.erase(id);
+    return s;
+  }
+  NotifyRebalance(g, before);
+  Json out = NewObject();
+  cJSON_AddStringToObject(out.get(), "id", id.c_str());
+  cJSON_AddStringToObject(out.get(), "topic", MemberTopic(id).c_str());
+  cJSON_AddItemToObject(out.get(), "partitions", IntArray(PartitionsOf(g, id)).release());
+  return out;
+}
+
+Result<Json> ConsumerGroups::Heartbeat(const std::string& member_id, const std::string& client_id, int64_t now_ms) {
+  auto it = members_.find(member_id);
+  if (it == members_.end()) return Status::NotFound("not found: consumer group member " + member_id);
+  if (it->second.client_id != client_id) return Status::Forbidden("forbidden: member " + member_id + " belongs to another client");
+  it->second.last_heartbeat_ms = now_ms;
+  const Group& g = groups_.at(GroupKey(it->second.entity, it->second.group));
+  Json out = NewObject();
+  cJSON_AddStringToObject(out.get(), "id", member_id.c_str());
+  cJSON_AddItemToObject(out.get(), "partitions", IntArray(PartitionsOf(g, member_id)).release());
+  return out;
+}
+
+Result<Json> ConsumerGroups::Unsubscribe(const std::string& member_id, const std::string& client_id) {
+  auto it = members_.find(member_id);
+  if (it == members_.end()) return Status::NotFound("not found: consumer group member " + member_id);
+  if (it->second.client_id != client_id) return Status::Forbidden("forbidden: member " + member_id + " belongs to another client");
+  Remove(member_id);
+  Json out = NewObject();
+  cJSON_AddTrueToObject(out.get(), "unsubscribed");
+  return out;
+}
+
+void ConsumerGroups::Remove(const std::string& member_id) {
+  auto it = members_.find(member_id);
+  if (it == members_.end()) return;
+  Group& g = groups_.at(GroupKey(it->second.entity, it->second.group));
+  Assignment before = g.assignment;
+  g.members.erase(std::remove(g.members.begin(), g.members.end(), member_id), g.members.end());
+  if (g.mode == GroupMode::kOrdered) AssignLeave(g.assignment, member_id);
+  members_.erase(it);
+  Persist(g, member_id);  // a failure leaves a stale sub/ record that the next change rewrites
+  NotifyRebalance(g, before);
+}
+
+void ConsumerGroups::ClientGone(const std::string& client_id) {
+  std::vector<std::string> gone;
+  for (const auto& [id, m] : members_) if (m.client_id == client_id && m.clean) gone.push_back(id);
+  for (const auto& id : gone) Remove(id);
+}
+
+void ConsumerGroups::ExpireSilent(int64_t now_ms) {
+  std::vector<std::string> gone;
+  for (const auto& [id, m] : members_) if (now_ms - m.last_heartbeat_ms > timeout_ms_) gone.push_back(id);
+  for (const auto& id : gone) Remove(id);
+}
+
+std::vector<EventSink*> ConsumerGroups::Sinks() const {
+  std::vector<EventSink*> out;
+  for (const auto& [key, g] : groups_) out.push_back(g.sink.get());
+  return out;
+}
+
+Json ConsumerGroups::GroupsJson() const {
+  Json arr = NewArray();
+  for (const auto& [key, g] : groups_) {
+    if (g.members.empty()) continue;
+    cJSON* item = cJSON_CreateObject();
+    cJSON_AddStringToObject(item, "name", g.name.c_str());
+    cJSON_AddStringToObject(item, "entity", g.entity.c_str());
+    cJSON_AddStringToObject(item, "mode", GroupModeName(g.mode));
+    cJSON_AddNumberToObject(item, "members", static_cast<double>(g.members.size()));
+    cJSON_AddItemToArray(arr.get(), item);
+  }
+  return arr;
+}
+
+Result<Json> ConsumerGroups::GroupJson(const std::string& name, int64_t now_ms) const {
+  Json arr = NewArray();
+  for (const auto& [key, g] : groups_) {
+    if (g.name != name || g.members.empty()) continue;
+    cJSON* item = cJSON_CreateObject();
+    cJSON_AddStringToObject(item, "name", g.name.c_str());
+    cJSON_AddStringToObject(item, "entity", g.entity.c_str());
+    cJSON_AddStringToObject(item, "mode", GroupModeName(g.mode));
+    cJSON* members = cJSON_AddArrayToObject(item, "members");
+    for (const auto& id : g.members) {
+      const Member& m = members_.at(id);
+      cJSON* mj = cJSON_CreateObject();
+      cJSON_AddStringToObject(mj, "id", id.c_str());
+      cJSON_AddStringToObject(mj, "client_id", m.client_id.c_str());
+      cJSON_AddItemToObject(mj, "partitions", IntArray(PartitionsOf(g, id)).release());
+      cJSON_AddNumberToObject(mj, "last_heartbeat_ms", static_cast<double>(m.last_heartbeat_ms));
+      cJSON_AddNumberToObject(mj, "silent_ms", static_cast<double>(now_ms - m.last_heartbeat_ms));
+      cJSON_AddItemToArray(members, mj);
+    }
+    cJSON_AddItemToArray(arr.get(), item);
+  }
+  if (!arr->child) return Status::NotFound("not found: consumer group " + name);
+  return arr;
+}
+
+}  // namespace mqdb

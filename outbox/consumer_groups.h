@@ -1,0 +1,99 @@
+// Consumer groups (PROTOCOL.md §6): several clients share one entity's events.
+//
+//   broadcast      every member receives every event
+//   load_balanced  each event goes to exactly one live member, round robin
+//   ordered        16 partitions by crc32(record id); each partition owned by one live member, so all
+//                  events of a record reach the same member, in commit order
+//
+// Each group is a delivery target of the outbox (its GroupSink), with its own progress in every outbox
+// entry: a failed delivery resumes at the failed event and nothing is delivered twice. Deliveries are
+// publishes addressed to the member's client alone, on $DB/_sub/{member id}/events, QoS 1 — so a member
+// with a persistent session that is briefly offline gets them queued by the broker.
+// Events are never requeued: an event handed to a member that later times out is not given to another
+// (at most one member ever receives an event). Members are persisted under sub/{id} (with their
+// partitions); heartbeats are kept in memory (a restart counts as a heartbeat).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "outbox/assignment.h"
+#include "outbox/event_sink.h"
+#include "storage/json.h"
+#include "storage/store.h"
+
+namespace mqdb {
+
+enum class GroupMode { kBroadcast, kLoadBalanced, kOrdered };
+const char* GroupModeName(GroupMode m);
+
+constexpr size_t kMaxMembersPerGroup = 64;
+constexpr size_t kMaxGroups = 1000;
+
+// One message to one client (targeted publish, QoS 1).
+struct Delivery {
+  std::string client_id;
+  std::string topic;
+  std::string payload;
+};
+using Deliver = std::function<Status(const Delivery&)>;
+
+class ConsumerGroups {
+ public:
+  ConsumerGroups(Store& store, int timeout_s);
+  ~ConsumerGroups();
+  void SetDeliver(Deliver deliver) { deliver_ = std::move(deliver); }
+
+  Status Load(int64_t now_ms);
+
+  // {"entity","group","mode"} -> {"id","topic","partitions"}; `clean`: the client's session is clean
+  // (it is removed as soon as it disconnects).
+  Result<Json> Subscribe(const cJSON* payload, const std::string& client_id, bool clean, int64_t now_ms);
+  Result<Json> Heartbeat(const std::string& member_id, const std::string& client_id, int64_t now_ms);
+  Result<Json> Unsubscribe(const std::string& member_id, const std::string& client_id);
+  // A clean-session client disconnected: its members leave at once.
+  void ClientGone(const std::string& client_id);
+  // Members silent for longer than the timeout leave.
+  void ExpireSilent(int64_t now_ms);
+
+  std::vector<EventSink*> Sinks() const;
+  Json GroupsJson() const;
+  Result<Json> GroupJson(const std::string& name, int64_t now_ms) const;
+  size_t member_count() const { return members_.size(); }
+
+ private:
+  struct Member {
+    std::string id, entity, group, client_id;
+    bool clean = true;
+    int64_t last_heartbeat_ms = 0;
+  };
+  class GroupSink;
+  struct Group {
+    std::string entity, name;
+    GroupMode mode = GroupMode::kBroadcast;
+    std::vector<std::string> members;  // member ids in join order
+    Assignment assignment;             // ordered mode
+    size_t next = 0;                   // load_balanced round robin position
+    std::unique_ptr<GroupSink> sink;
+  };
+
+  Group& GroupFor(const std::string& entity, const std::string& name, GroupMode mode);
+  void Remove(const std::string& member_id);
+  // Persists the members of `g` (and deletes `gone`, if any) in one batch.
+  Status Persist(const Group& g, const std::string& gone);
+  void NotifyRebalance(const Group& g, const Assignment& before);
+  Status Send(const Member& m, const std::string& payload) const;
+  std::vector<int> PartitionsOf(const Group& g, const std::string& member_id) const;
+
+  Store& store_;
+  int64_t timeout_ms_;
+  Deliver deliver_;
+  std::map<std::string, Group> groups_;    // "{entity}/{group}" -> group
+  std::map<std::string, Member> members_;  // member id -> member
+};
+
+}  // namespace mqdb
