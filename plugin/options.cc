@@ -44,7 +44,7 @@ std::string OptionHelp() {
   return "db_path (directory, default ./mqdb-data), durability (periodic|immediate|none), "
          "durability_ms (1-60000), admin_users (comma-separated), max_payload (bytes, 1-268435455), "
          "sys_interval (seconds, 0-86400, 0 = off), node_id, outbox_retry_ms (1-3600000), "
-         "outbox_max_retries (0-1000), backup_dir (directory, default <db_path>-backups), cluster_user, acl_fallback (auto|allow|defer), dedup_window_s (0-86400), ownership (entity=field,...), rate_limit (requests/s per client, 0 = off), max_inflight (1-1000000), max_scan (records), group_timeout_s (1-86400)";
+         "outbox_max_retries (0-1000), backup_dir (directory, default <db_path>-backups), cluster_user, acl_fallback (auto|allow|defer), dedup_window_s (0-86400), ownership (entity=field,...), rate_limit (requests/s per client, 0 = off), max_inflight (1-1000000), max_scan (records), group_timeout_s (1-86400), bench_echo (true|false)";
 }
 
 Result<Config> ParseOptions(const std::vector<std::pair<std::string, std::string>>& options) {
@@ -107,6 +107,9 @@ Result<Config> ParseOptions(const std::vector<std::pair<std::string, std::string
         if (comma == std::string::npos) break;
         start = comma + 1;
       }
+    } else if (key == "bench_echo") {
+      if (value != "true" && value != "false") return Bad(key, raw, "true or false");
+      c.bench_echo = value == "true";
     } else if (key == "group_timeout_s") {
       if (!ParseInt(value, 1, 86400, &n)) return Bad(key, raw, "seconds between 1 and 86400");
       c.group_timeout_s = static_cast<int>(n);

@@ -23,6 +23,7 @@ struct Config {
   std::string backup_dir;               // backup_dir: defaults to "<db_path>-backups"
   std::map<std::string, std::string> ownership;  // ownership: "entity=field,...": owned entities
   int dedup_window_s = 300;
+  bool bench_echo = false;              // bench_echo: answer $DB/_echo without storage (mqdb-bench floor)
   int group_timeout_s = 30;             // group_timeout_s: a consumer group member silent this long leaves
   int rate_limit = 0;                   // rate_limit: requests per second per client (burst = 1 s), 0 = off
   int max_inflight = 1000;              // max_inflight: responses per client waiting for fsync (immediate)

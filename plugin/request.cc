@@ -41,6 +41,7 @@ RequestTarget ParseTopic(std::string_view topic) {
   if (n >= 4 && p[2] == "events") return t;
 
   if (n == 2 && p[1] == "_health") { t.kind = RequestKind::kHealth; return t; }
+  if (n == 2 && p[1] == "_echo") { t.kind = RequestKind::kEcho; return t; }
   if (p[1] == "_sub") {
     if (n == 3 && p[2] == "subscribe") { t.kind = RequestKind::kGroupSubscribe; return t; }
     if (n == 4 && (p[3] == "heartbeat" || p[3] == "unsubscribe") && !p[2].empty()) {

@@ -1,6 +1,7 @@
 // Request topics (PROTOCOL.md §2, §5): `$DB/...` topic -> what to do. Pure: no Mosquitto, no storage.
 //
 //   $DB/_health                      health
+//   $DB/_echo                        answered without storage, only with the bench_echo option
 //   $DB/_admin/...                   administration (admin users only)
 //   $DB/{entity}/create|list|count   create / list / count
 //   $DB/{entity}/{id}                read
@@ -22,7 +23,7 @@ namespace mqdb {
 
 enum class RequestKind {
   kNotARequest, kInvalid, kHealth, kAdmin, kCreate, kRead, kUpdate, kDelete, kList, kCount,
-  kGroupSubscribe, kGroupHeartbeat, kGroupUnsubscribe
+  kGroupSubscribe, kGroupHeartbeat, kGroupUnsubscribe, kEcho
 };
 
 struct RequestTarget {

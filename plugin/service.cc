@@ -206,6 +206,12 @@ Service::Reply Service::Handle(const Request& req) {
     return reply;
   }
   if (target.kind == RequestKind::kInvalid) { reply.status = target.error; return reply; }
+  if (target.kind == RequestKind::kEcho) {
+    // The benchmark floor: the same request/response path with no parsing and no storage.
+    if (!config_.bench_echo) reply.status = Status::BadRequest("unknown request topic: $DB/_echo (enable plugin_opt_bench_echo)");
+    else reply.envelope = R"({"status":"ok","data":{}})";
+    return reply;
+  }
   auto payload = ParsePayload(req.payload);
   if (!payload.ok()) { reply.status = payload.status(); return reply; }
   const cJSON* body = payload.value().get();

@@ -1,0 +1,550 @@
+// mqdb-bench: load generator for mosquitto-mqdb (issue: "measure the plugin against the floor").
+//
+// Each client is one libmosquitto connection (MQTT 5, TCP_NODELAY) on its own thread, keeping
+// --pipeline requests in flight; responses are matched by correlation data and timed from publish to
+// response. libmosquitto rather than Paho: Paho C sets no TCP_NODELAY (43 ms per sequential request)
+// and stalls new connections for its select timeout, which would measure the client, not the plugin.
+//
+// Workloads: echo insert get update delete list mixed changefeed unique cascade (and "suite": echo
+// first, then the rest, each also reported as a ratio to echo). Run with --help for the options.
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <map>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  std::string host = "127.0.0.1";
+  int port = 1883;
+  std::string workload = "suite";
+  double duration_s = 5;
+  int concurrency = 1;
+  int pipeline = 1;
+  int seed = 1000;
+  int fields = 5;
+  int field_size = 100;
+  int qos = 1;
+  double write_rate = 500;
+  int k = 16;
+  std::string format = "table";
+  std::string entity = "bench";
+  std::string username;
+};
+
+void Usage() {
+  std::puts(
+      "usage: mqdb-bench [options]\n"
+      "  --host H            broker address (127.0.0.1)\n"
+      "  --port P            broker port (1883)\n"
+      "  --workload W        echo|insert|get|update|delete|list|mixed|changefeed|unique|cascade|suite (suite)\n"
+      "                      suite = echo, insert, get, update, delete, list, mixed; each as a ratio to echo\n"
+      "  --duration S        seconds per workload (5)\n"
+      "  --concurrency N     clients, one connection and thread each (1)\n"
+      "  --pipeline N        requests in flight per client (1)\n"
+      "  --seed N            records created before get/update/delete/list/mixed (1000)\n"
+      "  --fields N          fields per record (5)\n"
+      "  --field-size N      bytes per field (100): 5 x 100 is about the 600-byte records of the MQDB paper\n"
+      "  --qos 0|1           QoS of requests (1); responses and events are QoS 1\n"
+      "  --write-rate R      changefeed: writes per second (500)\n"
+      "  --k N               unique: clients racing; cascade: children (16)\n"
+      "  --entity NAME       entity prefix (bench)\n"
+      "  --username U        MQTT username (for admin topics: constraint setup in unique/cascade)\n"
+      "  --format F          table|json|csv (table)\n"
+      "The broker needs plugin_opt_bench_echo true for the echo workload.");
+}
+
+bool ParseArgs(int argc, char** argv, Options& o) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
+    const char* v = nullptr;
+    if (a == "--help" || a == "-h") { Usage(); std::exit(0); }
+    if (!(v = next())) { std::fprintf(stderr, "missing value for %s\n", a.c_str()); return false; }
+    if (a == "--host") o.host = v;
+    else if (a == "--port") o.port = std::atoi(v);
+    else if (a == "--workload") o.workload = v;
+    else if (a == "--duration") o.duration_s = std::atof(v);
+    else if (a == "--concurrency") o.concurrency = std::max(1, std::atoi(v));
+    else if (a == "--pipeline") o.pipeline = std::max(1, std::atoi(v));
+    else if (a == "--seed") o.seed = std::max(0, std::atoi(v));
+    else if (a == "--fields") o.fields = std::max(0, std::atoi(v));
+    else if (a == "--field-size") o.field_size = std::max(0, std::atoi(v));
+    else if (a == "--qos") o.qos = std::atoi(v) ? 1 : 0;
+    else if (a == "--write-rate") o.write_rate = std::max(1.0, std::atof(v));
+    else if (a == "--k") o.k = std::max(1, std::atoi(v));
+    else if (a == "--entity") o.entity = v;
+    else if (a == "--username") o.username = v;
+    else if (a == "--format") o.format = v;
+    else { std::fprintf(stderr, "unknown option %s (see --help)\n", a.c_str()); return false; }
+  }
+  return true;
+}
+
+std::string Record(const Options& o, std::mt19937_64& rng, const std::string& id = "") {
+  std::string r = "{";
+  if (!id.empty()) r += "\"id\":\"" + id + "\",";
+  for (int f = 0; f < o.fields; ++f) {
+    std::string v(static_cast<size_t>(o.field_size), 'a' + static_cast<char>(rng() % 26));
+    r += "\"f" + std::to_string(f) + "\":\"" + v + "\",";
+  }
+  r += "\"n\":" + std::to_string(rng() % 1000) + "}";
+  return r;
+}
+
+struct Result {
+  std::string workload;
+  int concurrency = 0, pipeline = 0;
+  uint64_t ok = 0, errors = 0;
+  double seconds = 0;
+  std::vector<double> latency_us;
+  std::string note;
+  double Throughput() const { return seconds > 0 ? (ok + errors) / seconds : 0; }
+  double Pct(double p) const {
+    if (latency_us.empty()) return 0;
+    std::vector<double> v = latency_us;
+    size_t k = std::min(v.size() - 1, static_cast<size_t>(p / 100.0 * v.size()));
+    std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
+    return v[k];
+  }
+};
+
+// One MQTT 5 connection that issues requests and matches their responses.
+class Conn {
+ public:
+  using Next = std::function<bool(std::string& topic, std::string& payload)>;  // false: nothing more
+  Conn(const Options& o, const std::string& id, bool clean = true) : o_(o), id_(id), reply_("bench/r/" + id) {
+    m_ = mosquitto_new(id.c_str(), clean, this);
+    mosquitto_int_option(m_, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+    mosquitto_int_option(m_, MOSQ_OPT_TCP_NODELAY, 1);
+    if (!o.username.empty()) mosquitto_username_pw_set(m_, o.username.c_str(), nullptr);
+    mosquitto_message_v5_callback_set(m_, [](mosquitto*, void* self, const mosquitto_message* msg, const mosquitto_property* p) {
+      static_cast<Conn*>(self)->OnMessage(msg, p);
+    });
+    ok_ = mosquitto_connect(m_, o.host.c_str(), o.port, 60) == MOSQ_ERR_SUCCESS;
+    if (ok_) Subscribe(reply_);
+  }
+  ~Conn() {
+    mosquitto_disconnect(m_);
+    mosquitto_destroy(m_);
+  }
+  bool ok() const { return ok_; }
+  void Subscribe(const std::string& filter) {
+    mosquitto_subscribe_v5(m_, nullptr, filter.c_str(), 1, 0, nullptr);
+    for (int i = 0; i < 20; ++i) mosquitto_loop(m_, 5, 1);  // let the SUBACK arrive
+  }
+  // Sends one request; returns its correlation number.
+  uint64_t Send(const std::string& topic, const std::string& payload) {
+    uint64_t n = ++sent_;
+    // Unique per connection object: the plugin treats a repeated (client id, correlation) as a retry.
+    std::string corr = std::to_string(n) + "." + nonce_;
+    mosquitto_property* props = nullptr;
+    mosquitto_property_add_string(&props, MQTT_PROP_RESPONSE_TOPIC, reply_.c_str());
+    mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, corr.data(), static_cast<uint16_t>(corr.size()));
+    started_[n] = Clock::now();
+    mosquitto_publish_v5(m_, nullptr, topic.c_str(), static_cast<int>(payload.size()), payload.data(), o_.qos, false, props);
+    mosquitto_property_free_all(&props);
+    return n;
+  }
+  // Keeps `pipeline` requests in flight until `until` or until `next` runs out; records into `r`.
+  void Run(Result& r, Clock::time_point until, const Next& next) {
+    bool more = true;
+    while (true) {
+      while (more && started_.size() < static_cast<size_t>(o_.pipeline) && Clock::now() < until) {
+        std::string topic, payload;
+        if (!(more = next(topic, payload))) break;
+        Send(topic, payload);
+      }
+      if (started_.empty() && (!more || Clock::now() >= until)) break;
+      if (Clock::now() > until + std::chrono::seconds(10)) break;  // responses lost: give up
+      mosquitto_loop(m_, 5, 1);
+      for (auto& [lat, status_ok] : done_) {
+        r.latency_us.push_back(lat);
+        (status_ok ? r.ok : r.errors)++;
+      }
+      done_.clear();
+    }
+  }
+  // Waits until `pred` (checked after each loop iteration) or `limit`.
+  template <typename F>
+  bool LoopUntil(F pred, std::chrono::milliseconds limit) {
+    auto end = Clock::now() + limit;
+    while (Clock::now() < end) {
+      mosquitto_loop(m_, 5, 1);
+      if (pred()) return true;
+    }
+    return pred();
+  }
+  void Poll(int timeout_ms) { mosquitto_loop(m_, timeout_ms, 1); }
+  // Other messages (events) with their arrival time.
+  std::vector<std::pair<std::string, Clock::time_point>> others;
+  std::vector<std::string> last_payloads;
+
+ private:
+  void OnMessage(const mosquitto_message* msg, const mosquitto_property* props) {
+    std::string topic = msg->topic;
+    std::string payload(static_cast<const char*>(msg->payload), static_cast<size_t>(msg->payloadlen));
+    if (topic != reply_) {
+      others.emplace_back(payload, Clock::now());
+      return;
+    }
+    void* corr = nullptr;
+    uint16_t len = 0;
+    if (!mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &corr, &len, false)) return;
+    uint64_t n = std::strtoull(std::string(static_cast<char*>(corr), len).c_str(), nullptr, 10);
+    free(corr);
+    auto it = started_.find(n);
+    if (it == started_.end()) return;
+    double us = std::chrono::duration<double, std::micro>(Clock::now() - it->second).count();
+    started_.erase(it);
+    done_.emplace_back(us, payload.rfind("{\"status\":\"ok\"", 0) == 0);
+    if (last_payloads.size() < 8) last_payloads.push_back(payload);
+  }
+
+  const Options& o_;
+  std::string id_, reply_;
+  mosquitto* m_ = nullptr;
+  bool ok_ = false;
+  uint64_t sent_ = 0;
+  std::string nonce_ = std::to_string(std::random_device{}()) + std::to_string(Clock::now().time_since_epoch().count());
+  std::map<uint64_t, Clock::time_point> started_;
+  std::vector<std::pair<double, bool>> done_;
+};
+
+// Runs `make_next(client index)` on `o.concurrency` connections in parallel for o.duration_s.
+Result RunClients(const Options& o, const std::string& name, const std::function<Conn::Next(int)>& make_next) {
+  Result total;
+  total.workload = name;
+  total.concurrency = o.concurrency;
+  total.pipeline = o.pipeline;
+  std::vector<std::unique_ptr<Conn>> conns;
+  for (int c = 0; c < o.concurrency; ++c) {
+    conns.push_back(std::make_unique<Conn>(o, "bench-" + name + "-" + std::to_string(c) + "-" + std::to_string(getpid())));
+    if (!conns.back()->ok()) {
+      std::fprintf(stderr, "cannot connect to %s:%d\n", o.host.c_str(), o.port);
+      std::exit(2);
+    }
+  }
+  std::vector<Result> parts(static_cast<size_t>(o.concurrency));
+  auto start = Clock::now();
+  auto until = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration_s));
+  std::vector<std::thread> threads;
+  for (int c = 0; c < o.concurrency; ++c) {
+    threads.emplace_back([&, c] { conns[static_cast<size_t>(c)]->Run(parts[static_cast<size_t>(c)], until, make_next(c)); });
+  }
+  for (auto& t : threads) t.join();
+  total.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  for (auto& p : parts) {
+    total.ok += p.ok;
+    total.errors += p.errors;
+    total.latency_us.insert(total.latency_us.end(), p.latency_us.begin(), p.latency_us.end());
+  }
+  return total;
+}
+
+void Seed(const Options& o) {
+  if (o.seed == 0) return;
+  Options so = o;
+  so.concurrency = 1;
+  so.pipeline = 64;
+  Conn c(so, "bench-seed-" + std::to_string(getpid()));
+  std::mt19937_64 rng(1);
+  int i = 0;
+  Result r;
+  c.Run(r, Clock::now() + std::chrono::hours(1), [&](std::string& t, std::string& p) {
+    if (i >= o.seed) return false;
+    t = "$DB/" + o.entity + "/create";
+    p = Record(o, rng, "s" + std::to_string(i++));
+    return true;
+  });
+}
+
+Result Workload(const Options& o, const std::string& w) {
+  const std::string base = "$DB/" + o.entity;
+  auto per_client = [&](auto fn) {
+    return [fn, &o](int c) {
+      auto rng = std::make_shared<std::mt19937_64>(static_cast<uint64_t>(c) * 7919 + 17);
+      auto counter = std::make_shared<uint64_t>(0);
+      return Conn::Next([fn, rng, counter, c, &o](std::string& t, std::string& p) { return fn(*rng, (*counter)++, c, t, p); });
+    };
+  };
+  int seed = std::max(1, o.seed);
+  auto random_id = [seed](std::mt19937_64& rng) { return "s" + std::to_string(rng() % static_cast<uint64_t>(seed)); };
+  if (w == "echo") {
+    return RunClients(o, w, per_client([](auto&, uint64_t, int, std::string& t, std::string& p) {
+      t = "$DB/_echo";
+      p = "{}";
+      return true;
+    }));
+  }
+  if (w == "insert") {
+    return RunClients(o, w, per_client([&o, base](std::mt19937_64& rng, uint64_t, int, std::string& t, std::string& p) {
+      t = base + "/create";
+      p = Record(o, rng);
+      return true;
+    }));
+  }
+  if (w == "get") {
+    return RunClients(o, w, per_client([base, random_id](std::mt19937_64& rng, uint64_t, int, std::string& t, std::string& p) {
+      t = base + "/" + random_id(rng);
+      p = "";
+      return true;
+    }));
+  }
+  if (w == "update") {
+    return RunClients(o, w, per_client([base, random_id](std::mt19937_64& rng, uint64_t, int, std::string& t, std::string& p) {
+      t = base + "/" + random_id(rng) + "/update";
+      p = "{\"n\":" + std::to_string(rng() % 1000) + "}";
+      return true;
+    }));
+  }
+  if (w == "delete") {
+    // Deletes records created for it (by this workload's own clients) so every delete finds one.
+    return RunClients(o, w, per_client([&o, base](std::mt19937_64& rng, uint64_t i, int c, std::string& t, std::string& p) {
+      std::string id = "d" + std::to_string(c) + "-" + std::to_string(i / 2) + "-" + std::to_string(getpid());
+      if (i % 2 == 0) {
+        t = base + "/create";
+        p = Record(o, rng, id);
+      } else {
+        t = base + "/" + id + "/delete";
+        p = "";
+      }
+      return true;
+    }));
+  }
+  if (w == "list") {
+    return RunClients(o, w, per_client([base](std::mt19937_64& rng, uint64_t, int, std::string& t, std::string& p) {
+      t = base + "/list";
+      p = "{\"limit\":10,\"offset\":" + std::to_string(rng() % 50) + "}";
+      return true;
+    }));
+  }
+  if (w == "mixed") {
+    // 20 % each; deletes remove records this client created earlier in the run (so nothing 404s).
+    return RunClients(o, w, [&o, base, random_id](int c) {
+      auto rng = std::make_shared<std::mt19937_64>(static_cast<uint64_t>(c) * 104729 + 3);
+      auto mine = std::make_shared<std::vector<std::string>>();
+      auto counter = std::make_shared<uint64_t>(0);
+      return Conn::Next([&o, base, random_id, rng, mine, counter, c](std::string& t, std::string& p) {
+        unsigned op = (*rng)() % 5;
+        if (op == 3 && mine->empty()) op = 0;
+        switch (op) {
+          case 0: {
+            std::string id = "m" + std::to_string(c) + "-" + std::to_string((*counter)++) + "-" + std::to_string(getpid());
+            mine->push_back(id);
+            t = base + "/create";
+            p = Record(o, *rng, id);
+            break;
+          }
+          case 1: t = base + "/" + random_id(*rng); p = ""; break;
+          case 2: t = base + "/" + random_id(*rng) + "/update"; p = "{\"n\":1}"; break;
+          case 3: t = base + "/" + mine->back() + "/delete"; p = ""; mine->pop_back(); break;
+          default: t = base + "/list"; p = "{\"limit\":10}"; break;
+        }
+        return true;
+      });
+    });
+  }
+  std::fprintf(stderr, "unknown workload %s\n", w.c_str());
+  std::exit(2);
+}
+
+// Writes at --write-rate; latency from the request's publish to its event's arrival.
+Result Changefeed(const Options& o) {
+  Result r;
+  r.workload = "changefeed";
+  r.concurrency = 1;
+  r.pipeline = 1;
+  std::string entity = o.entity + "_feed" + std::to_string(getpid());
+  Conn sub(o, "bench-feed-sub-" + std::to_string(getpid()));
+  sub.Subscribe("$DB/" + entity + "/events/#");
+  Conn w(o, "bench-feed-writer-" + std::to_string(getpid()));
+  std::map<std::string, Clock::time_point> sent;  // record id -> publish time
+  std::mt19937_64 rng(3);
+  auto start = Clock::now();
+  auto until = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration_s));
+  const auto gap = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / o.write_rate));
+  auto next = start;
+  uint64_t i = 0;
+  while (Clock::now() < until) {
+    if (Clock::now() >= next) {
+      std::string id = "c" + std::to_string(i++);
+      sent[id] = Clock::now();
+      w.Send("$DB/" + entity + "/create", Record(o, rng, id));
+      next += gap;
+    }
+    w.Poll(0);
+    sub.Poll(1);
+  }
+  sub.LoopUntil([&] { return sub.others.size() >= sent.size(); }, std::chrono::seconds(10));
+  for (const auto& [payload, at] : sub.others) {
+    auto p = payload.find("\"id\":\"");
+    if (p == std::string::npos) continue;
+    std::string id = payload.substr(p + 6, payload.find('"', p + 6) - p - 6);
+    auto it = sent.find(id);
+    if (it == sent.end()) continue;
+    r.latency_us.push_back(std::chrono::duration<double, std::micro>(at - it->second).count());
+    ++r.ok;
+  }
+  r.errors = sent.size() - r.ok;  // events that never arrived
+  r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  r.note = std::to_string(sent.size()) + " writes, " + std::to_string(r.ok) + " events, " + std::to_string(r.errors) + " lost";
+  return r;
+}
+
+std::string AdminSetup(const Options& o, const std::string& topic, const std::string& payload) {
+  Conn c(o, "bench-admin-" + std::to_string(getpid()));
+  Result r;
+  bool once = true;
+  c.Run(r, Clock::now() + std::chrono::seconds(10), [&](std::string& t, std::string& p) {
+    if (!once) return false;
+    once = false;
+    t = topic;
+    p = payload;
+    return true;
+  });
+  return c.last_payloads.empty() ? "" : c.last_payloads[0];
+}
+
+// K clients x 100 creates of the same unique value: exactly one may succeed.
+Result Unique(const Options& o) {
+  std::string entity = o.entity + "_uniq" + std::to_string(getpid());
+  std::string setup = AdminSetup(o, "$DB/_admin/constraint/" + entity + "/add", R"({"type":"unique","fields":["handle"]})");
+  Options uo = o;
+  uo.concurrency = o.k;
+  uo.pipeline = 1;
+  Result r = RunClients(uo, "unique", [&](int) {
+    auto n = std::make_shared<int>(0);
+    return Conn::Next([&, n, entity](std::string& t, std::string& p) {
+      if ((*n)++ >= 100) return false;
+      t = "$DB/" + entity + "/create";
+      p = R"({"handle":"the-one"})";
+      return true;
+    });
+  });
+  r.workload = "unique";
+  r.note = "K=" + std::to_string(o.k) + ": " + std::to_string(r.ok) + " success(es), " + std::to_string(r.errors) +
+           " conflicts" + (setup.rfind("{\"status\":\"ok\"", 0) == 0 ? "" : " (constraint setup failed: " + setup + ")");
+  return r;
+}
+
+// 1 parent + K children with an on_delete cascade; delete the parent.
+Result Cascade(const Options& o) {
+  Result r;
+  r.workload = "cascade";
+  r.concurrency = 1;
+  r.pipeline = 1;
+  std::string parent = o.entity + "_parent" + std::to_string(getpid()), child = o.entity + "_child" + std::to_string(getpid());
+  std::string setup = AdminSetup(o, "$DB/_admin/constraint/" + child + "/add",
+                                 R"({"type":"foreign_key","field":"parent_id","target_entity":")" + parent + R"(","on_delete":"cascade"})");
+  if (setup.rfind("{\"status\":\"ok\"", 0) != 0) std::fprintf(stderr, "cascade setup failed: %s\n", setup.c_str());
+  Conn w(o, "bench-cascade-" + std::to_string(getpid()));
+  Options po = o;
+  po.pipeline = 64;
+  Result fill;
+  int i = -1;
+  Conn filler(po, "bench-cascade-fill-" + std::to_string(getpid()));
+  filler.Run(fill, Clock::now() + std::chrono::minutes(10), [&](std::string& t, std::string& p) {
+    if (i >= o.k) return false;
+    if (i++ < 0) { t = "$DB/" + parent + "/create"; p = R"({"id":"p"})"; return true; }
+    t = "$DB/" + child + "/create";
+    p = R"({"parent_id":"p"})";
+    return true;
+  });
+  Conn sub(o, "bench-cascade-sub-" + std::to_string(getpid()));
+  sub.Subscribe("$DB/" + child + "/events/#");
+  auto start = Clock::now();
+  Result del;
+  bool once = true;
+  w.Run(del, Clock::now() + std::chrono::seconds(30), [&](std::string& t, std::string& p) {
+    if (!once) return false;
+    once = false;
+    t = "$DB/" + parent + "/p/delete";
+    p = "";
+    return true;
+  });
+  double round_trip = del.latency_us.empty() ? -1 : del.latency_us[0];
+  sub.LoopUntil([&] { return sub.others.size() >= static_cast<size_t>(o.k); }, std::chrono::seconds(30));
+  double last_event = sub.others.size() >= static_cast<size_t>(o.k)
+                          ? std::chrono::duration<double, std::micro>(sub.others.back().second - start).count()
+                          : -1;
+  r.ok = del.ok;
+  r.errors = del.errors;
+  r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  r.latency_us = {round_trip};
+  r.note = "K=" + std::to_string(o.k) + ": round trip " + std::to_string(static_cast<long>(round_trip)) + " us, " +
+           std::to_string(sub.others.size()) + " child events, last after " + std::to_string(static_cast<long>(last_event)) + " us";
+  return r;
+}
+
+void Print(const Options& o, const std::vector<Result>& results) {
+  double echo = 0;
+  for (const auto& r : results) if (r.workload == "echo") echo = r.Throughput();
+  if (o.format == "json") {
+    std::printf("[");
+    for (size_t i = 0; i < results.size(); ++i) {
+      const auto& r = results[i];
+      std::printf("%s{\"workload\":\"%s\",\"concurrency\":%d,\"pipeline\":%d,\"ok\":%llu,\"errors\":%llu,"
+                  "\"throughput\":%.1f,\"p50_us\":%.1f,\"p95_us\":%.1f,\"p99_us\":%.1f,\"vs_echo\":%.3f,\"note\":\"%s\"}",
+                  i ? "," : "", r.workload.c_str(), r.concurrency, r.pipeline, static_cast<unsigned long long>(r.ok),
+                  static_cast<unsigned long long>(r.errors), r.Throughput(), r.Pct(50), r.Pct(95), r.Pct(99),
+                  echo > 0 ? r.Throughput() / echo : 0.0, r.note.c_str());
+    }
+    std::printf("]\n");
+    return;
+  }
+  bool csv = o.format == "csv";
+  if (csv) std::printf("workload,concurrency,pipeline,ok,errors,throughput,p50_us,p95_us,p99_us,vs_echo,note\n");
+  else std::printf("%-11s %4s %4s %9s %7s %11s %9s %9s %9s %8s  %s\n", "workload", "conc", "pipe", "ok", "errors",
+                   "req/s", "p50 us", "p95 us", "p99 us", "vs echo", "note");
+  for (const auto& r : results) {
+    const char* fmt = csv ? "%s,%d,%d,%llu,%llu,%.1f,%.1f,%.1f,%.1f,%.3f,%s\n"
+                          : "%-11s %4d %4d %9llu %7llu %11.1f %9.1f %9.1f %9.1f %8.3f  %s\n";
+    std::printf(fmt, r.workload.c_str(), r.concurrency, r.pipeline, static_cast<unsigned long long>(r.ok),
+                static_cast<unsigned long long>(r.errors), r.Throughput(), r.Pct(50), r.Pct(95), r.Pct(99),
+                echo > 0 ? r.Throughput() / echo : 0.0, r.note.c_str());
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  if (!ParseArgs(argc, argv, o)) return 2;
+  mosquitto_lib_init();
+  std::vector<Result> results;
+  std::vector<std::string> plan;
+  if (o.workload == "suite") plan = {"echo", "insert", "get", "update", "delete", "list", "mixed"};
+  else if (o.workload == "all") plan = {"echo", "insert", "get", "update", "delete", "list", "mixed", "changefeed", "unique", "cascade"};
+  else plan = {o.workload};
+  bool seeded = false;
+  for (const auto& w : plan) {
+    if (!seeded && (w == "get" || w == "update" || w == "list" || w == "mixed")) {
+      Seed(o);
+      seeded = true;
+    }
+    if (w == "changefeed") results.push_back(Changefeed(o));
+    else if (w == "unique") results.push_back(Unique(o));
+    else if (w == "cascade") results.push_back(Cascade(o));
+    else results.push_back(Workload(o, w));
+  }
+  Print(o, results);
+  mosquitto_lib_cleanup();
+  return 0;
+}
