@@ -26,26 +26,26 @@ void DedupCache::Evict(std::chrono::steady_clock::time_point now) {
   while (!order_.empty() && (order_.front().first <= now || entries_.size() > max_entries_ || bytes_ > max_bytes_)) {
     auto it = entries_.find(order_.front().second);
     if (it != entries_.end() && it->second.expires == order_.front().first) {
-      bytes_ -= it->first.size() + it->second.response.size();
+      bytes_ -= it->first.size() + it->second.response->size();
       entries_.erase(it);
     }
     order_.pop_front();
   }
 }
 
-std::optional<std::string> DedupCache::Find(const std::string& key, std::chrono::steady_clock::time_point now) {
+DedupCache::Response DedupCache::Find(const std::string& key, std::chrono::steady_clock::time_point now) {
   Evict(now);
   auto it = entries_.find(key);
-  if (it == entries_.end() || it->second.expires <= now) return std::nullopt;
+  if (it == entries_.end() || it->second.expires <= now) return nullptr;
   return it->second.response;
 }
 
-void DedupCache::Remember(const std::string& key, std::string response, std::chrono::steady_clock::time_point now) {
-  if (window_.count() == 0) return;
+void DedupCache::Remember(const std::string& key, Response response, std::chrono::steady_clock::time_point now) {
+  if (window_.count() == 0 || !response) return;
   auto expires = now + (IsFingerprint(key) ? std::min(window_, std::chrono::seconds(kFingerprintWindow)) : window_);
   auto it = entries_.find(key);
-  if (it != entries_.end()) bytes_ -= it->first.size() + it->second.response.size();
-  bytes_ += key.size() + response.size();
+  if (it != entries_.end()) bytes_ -= it->first.size() + it->second.response->size();
+  bytes_ += key.size() + response->size();
   entries_[key] = {std::move(response), expires};
   order_.emplace_back(expires, key);
   Evict(now);

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -31,15 +32,16 @@ class DedupCache {
                                            std::string_view topic, std::string_view payload);
   static bool IsFingerprint(const std::string& key) { return key.size() > 2 && key[0] == 'f'; }
 
-  std::optional<std::string> Find(const std::string& key, std::chrono::steady_clock::time_point now);
-  void Remember(const std::string& key, std::string response, std::chrono::steady_clock::time_point now);
+  using Response = std::shared_ptr<const std::string>;  // shared with the reply being sent: no copy
+  Response Find(const std::string& key, std::chrono::steady_clock::time_point now);
+  void Remember(const std::string& key, Response response, std::chrono::steady_clock::time_point now);
 
   std::chrono::seconds window() const { return window_; }
   size_t size() const { return entries_.size(); }
 
  private:
   struct Entry {
-    std::string response;
+    Response response;
     std::chrono::steady_clock::time_point expires;
   };
   void Evict(std::chrono::steady_clock::time_point now);

@@ -141,30 +141,31 @@ Status Service::Write(Reply& reply, Result<Outcome> outcome, Batch& batch, const
   reply.data = std::move(outcome->data);
   if (dedup_key && !DedupCache::IsFingerprint(*dedup_key) && config_.dedup_window_s > 0) {
     // The response goes into the write's own batch: a retry after a crash finds it instead of
-    // executing the write again.
+    // executing the write again. Stored as "{expires_ms}\n{envelope}": no JSON escaping of the envelope.
     const int64_t expires = NowMs() + int64_t{config_.dedup_window_s} * 1000;
-    Json stored = NewObject();
-    cJSON_AddNumberToObject(stored.get(), "expires_ms", static_cast<double>(expires));
-    cJSON_AddStringToObject(stored.get(), "response", Envelope(reply).c_str());
-    batch.Put(keys::Dedup(*dedup_key), Print(stored.get()));
+    reply.envelope = std::make_shared<const std::string>(Envelope(reply));
+    batch.Put(keys::Dedup(*dedup_key), std::to_string(expires) + "\n" + *reply.envelope);
     batch.Put(keys::DedupExpiry(expires, *dedup_key), "");
+    reply.response_persisted = true;
   }
   auto ticket = Commit(outcome->changes, batch, origin);
   if (!ticket.ok()) {
     reply.data.reset();
+    reply.envelope.reset();  // the stored success response did not happen
+    reply.response_persisted = false;
     return ticket.status();
   }
   reply.ticket = ticket.value();
   return Status::Ok();
 }
 
-std::optional<std::string> Service::FindStoredResponse(const std::string& key) {
+std::shared_ptr<const std::string> Service::FindStoredResponse(const std::string& key) {
   auto raw = store_->Get(keys::Dedup(key));
-  if (!raw.ok() || !raw.value()) return std::nullopt;
-  auto j = ParseStored(*raw.value());
-  if (!j.ok()) return std::nullopt;
-  if (GetNumber(j.value().get(), "expires_ms").value_or(0) <= static_cast<double>(NowMs())) return std::nullopt;
-  return GetString(j.value().get(), "response");
+  if (!raw.ok() || !raw.value()) return nullptr;
+  const std::string& v = *raw.value();
+  size_t nl = v.find('\n');
+  if (nl == std::string::npos || std::stoll(v.substr(0, nl)) <= NowMs()) return nullptr;
+  return std::make_shared<const std::string>(v.substr(nl + 1));
 }
 
 void Service::SweepDedup(size_t budget) {
@@ -209,7 +210,7 @@ Service::Reply Service::Handle(const Request& req) {
   if (target.kind == RequestKind::kEcho) {
     // The benchmark floor: the same request/response path with no parsing and no storage.
     if (!config_.bench_echo) reply.status = Status::BadRequest("unknown request topic: $DB/_echo (enable plugin_opt_bench_echo)");
-    else reply.envelope = R"({"status":"ok","data":{}})";
+    else reply.envelope = std::make_shared<const std::string>(R"({"status":"ok","data":{}})");
     return reply;
   }
   auto payload = ParsePayload(req.payload);
@@ -241,7 +242,8 @@ Service::Reply Service::Handle(const Request& req) {
     }
   }
   reply = Execute(req, target, body, std::move(reply), dedup_key);
-  if (dedup_key) dedup_.Remember(*dedup_key, Envelope(reply), now);
+  if (!reply.envelope) reply.envelope = std::make_shared<const std::string>(Envelope(reply));
+  if (dedup_key && !reply.response_persisted) dedup_.Remember(*dedup_key, reply.envelope, now);
   return reply;
 }
 

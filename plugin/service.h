@@ -47,7 +47,9 @@ class Service {
     Json data;
     std::optional<std::string> request_id;
     uint64_t ticket = 0;  // durability ticket of the write, 0 for reads and errors
-    std::optional<std::string> envelope;  // set for a repeated request: the stored response, verbatim
+    // The response as sent, built once (Handle sets it): a repeated request gets the stored one verbatim.
+    std::shared_ptr<const std::string> envelope;
+    bool response_persisted = false;  // stored with its write (no need to keep it in memory too)
   };
 
   Reply Handle(const Request& request);
@@ -89,7 +91,7 @@ class Service {
                const std::optional<std::string>& dedup_key);
   Reply Execute(const Request& req, const RequestTarget& target, const cJSON* body, Reply reply,
                 const std::optional<std::string>& dedup_key);
-  std::optional<std::string> FindStoredResponse(const std::string& key);
+  std::shared_ptr<const std::string> FindStoredResponse(const std::string& key);
   void SweepDedup(size_t budget);
   // Stages the outbox entry of `changes` into `batch` and commits it; returns the durability ticket.
   Result<uint64_t> Commit(std::vector<Change>& changes, Batch& batch, const std::string& origin);
