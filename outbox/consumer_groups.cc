@@ -4,6 +4,7 @@
 #include <set>
 
 #include "storage/names.h"
+#include "storage/split.h"
 #include "storage/uuid.h"
 
 namespace mqdb {
@@ -32,14 +33,7 @@ Json IntArray(const std::vector<int>& v) {
 
 // Entity and record id of an event topic: $DB/{entity}/events/{id} or $DB/u/{owner}/events/{entity}/{id}.
 bool EventParts(const std::string& topic, std::string* entity, std::string* id) {
-  std::vector<std::string> p;
-  size_t start = 0;
-  while (true) {
-    size_t slash = topic.find('/', start);
-    p.push_back(topic.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
-    if (slash == std::string::npos) break;
-    start = slash + 1;
-  }
+  auto p = Split(topic, '/');
   if (p.size() == 4 && p[2] == "events") { *entity = p[1]; *id = p[3]; return true; }
   if (p.size() == 6 && p[1] == "u" && p[3] == "events") { *entity = p[4]; *id = p[5]; return true; }
   return false;

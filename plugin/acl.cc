@@ -3,21 +3,11 @@
 #include <vector>
 
 #include "plugin/request.h"
+#include "storage/split.h"
 
 namespace mqdb {
 
 namespace {
-
-std::vector<std::string_view> Levels(std::string_view t) {
-  std::vector<std::string_view> out;
-  size_t start = 0;
-  while (true) {
-    size_t slash = t.find('/', start);
-    out.push_back(t.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
-    if (slash == std::string_view::npos) return out;
-    start = slash + 1;
-  }
-}
 
 bool UnderDb(std::string_view t) { return t.substr(0, 4) == "$DB/"; }
 
@@ -44,7 +34,7 @@ AclVerdict CheckSubscribe(std::string_view filter, const AclSubject& who) {
     filter = filter.substr(slash + 1);
   }
   if (!UnderDb(filter)) return AclVerdict::kFallback;
-  auto p = Levels(filter);
+  auto p = Split(filter, '/');
   const size_t n = p.size();
   if (p[1] == "_cluster") return who.cluster ? AclVerdict::kFallback : AclVerdict::kDeny;
   if (n == 2 && p[1] == "_reply") return AclVerdict::kFallback;
@@ -66,7 +56,7 @@ AclVerdict CheckSubscribe(std::string_view filter, const AclSubject& who) {
 AclVerdict CheckWrite(std::string_view topic, const AclSubject& who) {
   if (topic.substr(0, 5) == "$SYS/") return AclVerdict::kDeny;
   if (!UnderDb(topic)) return AclVerdict::kFallback;
-  auto p = Levels(topic);
+  auto p = Split(topic, '/');
   if (p[1] == "_cluster") return who.cluster ? AclVerdict::kFallback : AclVerdict::kDeny;
   if (IsOutputTopic(p)) return AclVerdict::kDeny;
   return AclVerdict::kFallback;  // a request: the plugin answers it (403 for admin topics of non-admins)
@@ -74,7 +64,7 @@ AclVerdict CheckWrite(std::string_view topic, const AclSubject& who) {
 
 AclVerdict CheckRead(std::string_view topic, const AclSubject& who) {
   if (!UnderDb(topic)) return AclVerdict::kFallback;
-  auto p = Levels(topic);
+  auto p = Split(topic, '/');
   if (p[1] == "_cluster") return who.cluster ? AclVerdict::kFallback : AclVerdict::kDeny;
   if (ParseTopic(topic).kind != RequestKind::kNotARequest) return AclVerdict::kDeny;  // never deliver requests
   if (p[1] == "u" && p.size() >= 4 && p[3] == "events") {

@@ -1,12 +1,14 @@
 #include "plugin/options.h"
 
 #include "storage/names.h"
+#include "storage/split.h"
 
 #include <unistd.h>
 
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <optional>
 #include <set>
 
 namespace mqdb {
@@ -30,6 +32,17 @@ bool ParseInt(const std::string& v, long long lo, long long hi, long long* out) 
 std::string Trim(const std::string& s) {
   size_t b = s.find_first_not_of(" \t"), e = s.find_last_not_of(" \t");
   return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+
+// "a, b,c" -> {"a","b","c"}; nullopt when an item is empty.
+std::optional<std::vector<std::string>> CommaList(const std::string& value) {
+  std::vector<std::string> out;
+  for (std::string_view item : Split(value, ',')) {
+    std::string v = Trim(std::string(item));
+    if (v.empty()) return std::nullopt;
+    out.push_back(v);
+  }
+  return out;
 }
 
 std::string HostName() {
@@ -68,15 +81,9 @@ Result<Config> ParseOptions(const std::vector<std::pair<std::string, std::string
       if (!ParseInt(value, 1, 60000, &n)) return Bad(key, raw, "milliseconds between 1 and 60000");
       c.store.durability_ms = static_cast<int>(n);
     } else if (key == "admin_users") {
-      size_t start = 0;
-      while (start <= value.size()) {
-        size_t comma = value.find(',', start);
-        std::string user = Trim(value.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-        if (user.empty()) return Bad(key, raw, "a comma-separated list of user names");
-        c.admin_users.push_back(user);
-        if (comma == std::string::npos) break;
-        start = comma + 1;
-      }
+      auto users = CommaList(value);
+      if (!users) return Bad(key, raw, "a comma-separated list of user names");
+      c.admin_users = std::move(*users);
     } else if (key == "max_payload") {
       if (!ParseInt(value, 1, 268435455, &n)) return Bad(key, raw, "bytes between 1 and 268435455");
       c.max_payload = static_cast<size_t>(n);
@@ -92,10 +99,9 @@ Result<Config> ParseOptions(const std::vector<std::pair<std::string, std::string
       if (value.empty()) return Bad(key, raw, "a directory");
       c.backup_dir = value;
     } else if (key == "ownership") {
-      size_t start = 0;
-      while (start <= value.size()) {
-        size_t comma = value.find(',', start);
-        std::string pair = Trim(value.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+      auto pairs = CommaList(value);
+      if (!pairs) return Bad(key, raw, "entity=field pairs separated by commas");
+      for (const std::string& pair : *pairs) {
         size_t eq = pair.find('=');
         std::string entity = eq == std::string::npos ? "" : Trim(pair.substr(0, eq));
         std::string field = eq == std::string::npos ? "" : Trim(pair.substr(eq + 1));
@@ -104,24 +110,7 @@ Result<Config> ParseOptions(const std::vector<std::pair<std::string, std::string
           return Bad(key, raw, "entity=field pairs separated by commas");
         }
         c.ownership[entity] = field;
-        if (comma == std::string::npos) break;
-        start = comma + 1;
       }
-    } else if (key == "bench_echo") {
-      if (value != "true" && value != "false") return Bad(key, raw, "true or false");
-      c.bench_echo = value == "true";
-    } else if (key == "group_timeout_s") {
-      if (!ParseInt(value, 1, 86400, &n)) return Bad(key, raw, "seconds between 1 and 86400");
-      c.group_timeout_s = static_cast<int>(n);
-    } else if (key == "rate_limit") {
-      if (!ParseInt(value, 0, 1000000, &n)) return Bad(key, raw, "requests per second between 0 and 1000000");
-      c.rate_limit = static_cast<int>(n);
-    } else if (key == "max_inflight") {
-      if (!ParseInt(value, 1, 1000000, &n)) return Bad(key, raw, "an integer between 1 and 1000000");
-      c.max_inflight = static_cast<int>(n);
-    } else if (key == "max_scan") {
-      if (!ParseInt(value, 1, 1000000000, &n)) return Bad(key, raw, "an integer between 1 and 1000000000");
-      c.max_scan = n;
     } else if (key == "dedup_window_s") {
       if (!ParseInt(value, 0, 86400, &n)) return Bad(key, raw, "seconds between 0 and 86400");
       c.dedup_window_s = static_cast<int>(n);

@@ -231,7 +231,7 @@ int OnTick(int, void*, void* userdata) {
 using mqdb::Context;
 
 // Our own .so path as given on the `plugin` line is not passed to init; the dynamic loader knows it.
-static std::string PluginPath(struct mosquitto_opt*, int) {
+static std::string PluginPath() {
   Dl_info info{};
   if (dladdr(reinterpret_cast<void*>(&mosquitto_plugin_version), &info) && info.dli_fname) return info.dli_fname;
   return "mosquitto_mqdb.so";
@@ -271,7 +271,7 @@ MQDB_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t* id, void** userdata
     }
     bool defer = config->acl_fallback == mqdb::Config::AclFallback::kDefer;
     if (config->acl_fallback == mqdb::Config::AclFallback::kAuto) {
-      mqdb::BrokerConfigHints hints = mqdb::DetectBrokerConfig(PluginPath(opts, opt_count));
+      mqdb::BrokerConfigHints hints = mqdb::DetectBrokerConfig(PluginPath());
       defer = hints.other_acl;
       if (!hints.found) {
         mosquitto_log_printf(MOSQ_LOG_WARNING, "mqdb: cannot read the broker configuration to detect acl_file; "

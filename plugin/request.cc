@@ -3,21 +3,11 @@
 #include <vector>
 
 #include "storage/names.h"
+#include "storage/split.h"
 
 namespace mqdb {
 
 namespace {
-
-std::vector<std::string_view> Split(std::string_view topic) {
-  std::vector<std::string_view> parts;
-  size_t start = 0;
-  while (true) {
-    size_t slash = topic.find('/', start);
-    parts.push_back(topic.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
-    if (slash == std::string_view::npos) return parts;
-    start = slash + 1;
-  }
-}
 
 RequestTarget Invalid(Status s) {
   RequestTarget t;
@@ -31,7 +21,7 @@ RequestTarget Invalid(Status s) {
 RequestTarget ParseTopic(std::string_view topic) {
   RequestTarget t;
   if (topic.substr(0, 4) != "$DB/") return t;
-  auto p = Split(topic);
+  auto p = Split(topic, '/');
   const size_t n = p.size();
   // Output namespaces: the plugin publishes there; a client publishing there is not asking anything.
   if (n == 2 && p[1] == "_reply") return t;

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "storage/record.h"
+#include "storage/split.h"
 
 namespace mqdb {
 
@@ -241,13 +242,8 @@ Result<Query> ParseQuery(const cJSON* payload, QueryKind kind) {
 
 FieldPath SplitPath(std::string_view s) {
   FieldPath path;
-  size_t start = 0;
-  while (true) {
-    size_t dot = s.find('.', start);
-    path.emplace_back(s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start));
-    if (dot == std::string_view::npos) return path;
-    start = dot + 1;
-  }
+  for (std::string_view part : Split(s, '.')) path.emplace_back(part);
+  return path;
 }
 
 const cJSON* Lookup(const cJSON* record, const FieldPath& path) {
