@@ -111,6 +111,21 @@ Result<Config> ParseOptions(const std::vector<std::pair<std::string, std::string
         }
         c.ownership[entity] = field;
       }
+    } else if (key == "bench_echo") {
+      if (value != "true" && value != "false") return Bad(key, raw, "true or false");
+      c.bench_echo = value == "true";
+    } else if (key == "group_timeout_s") {
+      if (!ParseInt(value, 1, 86400, &n)) return Bad(key, raw, "seconds between 1 and 86400");
+      c.group_timeout_s = static_cast<int>(n);
+    } else if (key == "rate_limit") {
+      if (!ParseInt(value, 0, 1000000, &n)) return Bad(key, raw, "requests per second between 0 and 1000000");
+      c.rate_limit = static_cast<int>(n);
+    } else if (key == "max_inflight") {
+      if (!ParseInt(value, 1, 1000000, &n)) return Bad(key, raw, "an integer between 1 and 1000000");
+      c.max_inflight = static_cast<int>(n);
+    } else if (key == "max_scan") {
+      if (!ParseInt(value, 1, 1000000000, &n)) return Bad(key, raw, "an integer between 1 and 1000000000");
+      c.max_scan = n;
     } else if (key == "dedup_window_s") {
       if (!ParseInt(value, 0, 86400, &n)) return Bad(key, raw, "seconds between 0 and 86400");
       c.dedup_window_s = static_cast<int>(n);

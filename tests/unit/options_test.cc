@@ -21,8 +21,21 @@ TEST(Options, Defaults) {
 TEST(Options, AllOptions) {
   auto c = ParseOptions({{"db_path", "/tmp/x"}, {"durability", "immediate"}, {"durability_ms", "25"},
                          {"admin_users", "root, ops"}, {"max_payload", "1024"}, {"sys_interval", "0"},
-                         {"node_id", "n1"}, {"outbox_retry_ms", "50"}, {"outbox_max_retries", "3"}});
+                         {"node_id", "n1"}, {"outbox_retry_ms", "50"}, {"outbox_max_retries", "3"},
+                         {"backup_dir", "/tmp/b"}, {"cluster_user", "peer"}, {"acl_fallback", "defer"},
+                         {"dedup_window_s", "60"}, {"ownership", "notes=owner, docs = author"}, {"rate_limit", "100"},
+                         {"max_inflight", "7"}, {"max_scan", "5000"}, {"group_timeout_s", "9"}, {"bench_echo", "true"}});
   ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->backup_dir, "/tmp/b");
+  EXPECT_EQ(c->cluster_user, "peer");
+  EXPECT_EQ(c->acl_fallback, Config::AclFallback::kDefer);
+  EXPECT_EQ(c->dedup_window_s, 60);
+  EXPECT_EQ(c->ownership, (std::map<std::string, std::string>{{"notes", "owner"}, {"docs", "author"}}));
+  EXPECT_EQ(c->rate_limit, 100);
+  EXPECT_EQ(c->max_inflight, 7);
+  EXPECT_EQ(c->max_scan, 5000);
+  EXPECT_EQ(c->group_timeout_s, 9);
+  EXPECT_TRUE(c->bench_echo);
   EXPECT_EQ(c->store.durability, Durability::kImmediate);
   EXPECT_EQ(c->store.durability_ms, 25);
   EXPECT_EQ(c->admin_users, (std::vector<std::string>{"root", "ops"}));
@@ -48,6 +61,10 @@ TEST(Options, ErrorsNameTheOption) {
   EXPECT_FALSE(ParseOptions({{"admin_users", "a,,b"}}).ok());
   EXPECT_FALSE(ParseOptions({{"node_id", "a/b"}}).ok());
   EXPECT_EQ(ParseOptions({{"db_path", "a"}, {"db_path", "b"}}).status().message(), "option plugin_opt_db_path is given twice");
+  EXPECT_FALSE(ParseOptions({{"ownership", "notes"}}).ok());
+  EXPECT_FALSE(ParseOptions({{"ownership", "notes=_x"}}).ok());
+  EXPECT_FALSE(ParseOptions({{"bench_echo", "yes"}}).ok());
+  EXPECT_FALSE(ParseOptions({{"acl_fallback", "maybe"}}).ok());
 }
 
 }  // namespace
