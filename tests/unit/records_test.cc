@@ -40,7 +40,8 @@ class RecordsTest : public ::testing::Test {
     auto r = records_->List("users", J(query).get());
     EXPECT_TRUE(r.ok()) << r.status().message();
     std::vector<std::string> ids;
-    for (const cJSON* c = r->data->child; c; c = c->next) ids.push_back(GetString(c, "id").value());
+    Json data = test::Wire(r->data.get());
+    for (const cJSON* c = data->child; c; c = c->next) ids.push_back(GetString(c, "id").value());
     return ids;
   }
 

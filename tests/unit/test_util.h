@@ -32,4 +32,7 @@ inline Json J(const std::string& text) {
 
 inline Json JAny(const std::string& text) { return Json(cJSON_Parse(text.c_str())); }
 
+// Response data as it goes on the wire (it may hold stored records as raw, unparsed JSON text).
+inline Json Wire(const cJSON* data) { return JAny(Print(data)); }
+
 }  // namespace mqdb::test
