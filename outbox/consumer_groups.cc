@@ -294,10 +294,8 @@ void ConsumerGroups::ExpireSilent(int64_t now_ms) {
   for (const auto& id : gone) Remove(id);
 }
 
-std::vector<EventSink*> ConsumerGroups::Sinks() const {
-  std::vector<EventSink*> out;
-  for (const auto& [key, g] : groups_) out.push_back(g.sink.get());
-  return out;
+void ConsumerGroups::AppendSinks(std::vector<EventSink*>& sinks) const {
+  for (const auto& [key, g] : groups_) sinks.push_back(g.sink.get());
 }
 
 Json ConsumerGroups::GroupsJson() const {

@@ -60,7 +60,8 @@ class ConsumerGroups {
   // Members silent for longer than the timeout leave.
   void ExpireSilent(int64_t now_ms);
 
-  std::vector<EventSink*> Sinks() const;
+  // Appends one delivery target per group to `sinks`.
+  void AppendSinks(std::vector<EventSink*>& sinks) const;
   Json GroupsJson() const;
   Result<Json> GroupJson(const std::string& name, int64_t now_ms) const;
   size_t member_count() const { return members_.size(); }

@@ -159,8 +159,7 @@ int OnAclCheck(int, void* event_data, void* userdata) {
     const Config& config = ctx->service->config();
     AclSubject who;
     who.username = user ? user : "";
-    who.admin = !who.username.empty() &&
-                std::find(config.admin_users.begin(), config.admin_users.end(), who.username) != config.admin_users.end();
+    who.admin = ctx->service->IsAdmin(who.username);
     who.cluster = !config.cluster_user.empty() && who.username == config.cluster_user;
     AclVerdict v = AclVerdict::kFallback;
     switch (ed->access) {

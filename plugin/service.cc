@@ -351,9 +351,10 @@ void Service::Pump(const std::vector<EventSink*>& sinks) {
   uint64_t durable = store_->durability() == Durability::kImmediate ? store_->syncer().SyncedTicket()
                                                                      : std::numeric_limits<uint64_t>::max();
   const int64_t now = NowMs();
-  std::vector<EventSink*> all = sinks;
-  for (EventSink* g : groups_.Sinks()) all.push_back(g);
-  outbox_->Dispatch(all, durable, now);
+  // Runs after every request: the target list reuses one buffer instead of allocating.
+  all_sinks_.assign(sinks.begin(), sinks.end());
+  groups_.AppendSinks(all_sinks_);
+  outbox_->Dispatch(all_sinks_, durable, now);
   // When writes stop, nothing carries the deletions: do them in a batch of their own once idle.
   if (std::chrono::steady_clock::now() - last_write_ > std::chrono::seconds(1) && outbox_->HasDeletable(now)) {
     outbox_->FlushDelivered(now);

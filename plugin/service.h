@@ -80,6 +80,9 @@ class Service {
     if (clean) groups_.ClientGone(client_id);
   }
 
+  // A user listed in admin_users (the empty, anonymous user never is).
+  bool IsAdmin(const std::string& username) const;
+
   Stats& stats() { return stats_; }
   Store& store() { return *store_; }
   Outbox& outbox() { return *outbox_; }
@@ -95,7 +98,6 @@ class Service {
   void SweepDedup(size_t budget);
   // Stages the outbox entry of `changes` into `batch` and commits it; returns the durability ticket.
   Result<uint64_t> Commit(std::vector<Change>& changes, Batch& batch, const std::string& origin);
-  bool IsAdmin(const std::string& username) const;
   Result<Outcome> Admin(const std::string& path, const cJSON* body);
   size_t SweepExpired(size_t budget);
   Result<Outcome> BackupNow(const cJSON* body);
@@ -109,6 +111,7 @@ class Service {
   Definitions definitions_;
   std::unique_ptr<Outbox> outbox_;
   ConsumerGroups groups_;
+  std::vector<EventSink*> all_sinks_;  // Pump's scratch: the plugin's sinks + one per consumer group
   // Token bucket per client id (rate_limit): refilled continuously, burst of one second.
   struct Bucket {
     double tokens;

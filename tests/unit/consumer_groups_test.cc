@@ -61,7 +61,12 @@ class GroupsTest : public ::testing::Test {
     outbox_->Committed(std::move(e), 1);
   }
   // Each call is an hour later than the last: any scheduled retry is due.
-  void Dispatch() { outbox_->Dispatch(groups_->Sinks(), UINT64_MAX, now_ + (dispatch_hours_ += 3600000)); }
+  void Dispatch() { outbox_->Dispatch(Sinks(), UINT64_MAX, now_ + (dispatch_hours_ += 3600000)); }
+  std::vector<EventSink*> Sinks() {
+    std::vector<EventSink*> s;
+    groups_->AppendSinks(s);
+    return s;
+  }
   int64_t dispatch_hours_ = 0;
   // member topic -> record ids of events received (Rebalance messages excluded)
   std::map<std::string, std::vector<std::string>> ByMember() {
@@ -199,7 +204,7 @@ TEST_F(GroupsTest, AFailedGroupDeliveryResumesWithoutDuplicates) {
   Write("o1");
   Write("o2");
   fail_calls = {2, 3};  // o1 reaches a, then fails for b; the first retry fails for b again
-  outbox_->Dispatch(groups_->Sinks(), UINT64_MAX, now_);
+  outbox_->Dispatch(Sinks(), UINT64_MAX, now_);
   Dispatch();
   Dispatch();
   auto by = ByMember();
