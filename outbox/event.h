@@ -1,9 +1,9 @@
 // Change events (PROTOCOL.md §4) and the outbox entry that carries them (ARCHITECTURE.md §3-4).
 //
-// One write = one outbox entry = the events of every record it affected, in order:
-//   {"operation_id":"…","origin":"<client id>","events":[<event>,…],
-//    "dispatched":{"<target>":<count>},"retries":0,"next_attempt_ms":0}
-// where an event is {"sequence","entity","id","operation","data","operation_id"}.
+// One write = one outbox entry = the events of every record it affected, in order. An event is
+// {"sequence","entity","id","operation","data","operation_id"}; the entry adds the write's
+// operation_id and origin, per-target progress `dispatched` ({"<target>":<count>}), `retries` and
+// `next_attempt_ms`. EncodeEntry stores each event's exact published text (framing in event.cc).
 // Invariant: for every target, events[0 .. dispatched[target]) were delivered to it and
 // events[dispatched[target] ..] were not; a missing target means 0.
 #pragma once

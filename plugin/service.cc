@@ -16,7 +16,9 @@ int64_t NowMs() {
 }
 
 Result<std::unique_ptr<Service>> Service::Open(const Config& config) {
-  auto store = Store::Open(config.store);
+  StoreOptions store_options = config.store;
+  store_options.expiring_prefixes.push_back(std::string(keys::kDedupPrefix));  // "{expires_ms}\n{envelope}"
+  auto store = Store::Open(store_options);
   if (!store.ok()) return store.status();
   std::unique_ptr<Service> svc(new Service(config, std::move(store.value())));
   svc->records_.set_max_scan(config.max_scan);
@@ -141,11 +143,11 @@ Status Service::Write(Reply& reply, Result<Outcome> outcome, Batch& batch, const
   reply.data = std::move(outcome->data);
   if (dedup_key && !DedupCache::IsFingerprint(*dedup_key) && config_.dedup_window_s > 0) {
     // The response goes into the write's own batch: a retry after a crash finds it instead of
-    // executing the write again. Stored as "{expires_ms}\n{envelope}": no JSON escaping of the envelope.
+    // executing the write again. Stored as "{expires_ms}\n{envelope}" (no JSON escaping of the
+    // envelope); compactions drop it once expired (StoreOptions::expiring_prefixes).
     const int64_t expires = NowMs() + int64_t{config_.dedup_window_s} * 1000;
     reply.envelope = std::make_shared<const std::string>(Envelope(reply));
     batch.Put(keys::Dedup(*dedup_key), std::to_string(expires) + "\n" + *reply.envelope);
-    batch.Put(keys::DedupExpiry(expires, *dedup_key), "");
     reply.response_persisted = true;
   }
   auto ticket = Commit(outcome->changes, batch, origin);
@@ -166,21 +168,6 @@ std::shared_ptr<const std::string> Service::FindStoredResponse(const std::string
   size_t nl = v.find('\n');
   if (nl == std::string::npos || std::stoll(v.substr(0, nl)) <= NowMs()) return nullptr;
   return std::make_shared<const std::string>(v.substr(nl + 1));
-}
-
-void Service::SweepDedup(size_t budget) {
-  const std::string due = std::string(keys::kDedupExpiryPrefix) + keys::Padded(static_cast<uint64_t>(NowMs()));
-  Batch batch;
-  size_t n = 0;
-  store_->Scan(keys::kDedupExpiryPrefix, [&](std::string_view key, std::string_view) {
-    if (key.substr(0, due.size()) > due || n >= budget) return false;
-    // dedupx/{20 digits}/{hex identity} -> dedup/{hex identity}
-    batch.Delete(std::string(key));
-    batch.Delete(std::string(keys::kDedupPrefix) + std::string(key.substr(keys::kDedupExpiryPrefix.size() + 21)));
-    ++n;
-    return true;
-  });
-  if (n > 0) store_->Commit(batch);
 }
 
 Service::Reply Service::Handle(const Request& req) {
@@ -329,17 +316,25 @@ std::string Service::ErrorEnvelope(const Status& status) {
 }
 
 std::string Service::Envelope(const Reply& reply) {
-  Json env = NewObject();
+  // Assembled as text: `data` is often a record printed once already (a raw item), and the envelope
+  // is built for every request. Byte-identical to printing the same object with cJSON.
+  std::string out;
   if (reply.status.ok()) {
-    cJSON_AddStringToObject(env.get(), "status", "ok");
-    cJSON_AddItemToObject(env.get(), "data", reply.data ? cJSON_Duplicate(reply.data.get(), true) : cJSON_CreateNull());
+    out = R"({"status":"ok","data":)";
+    if (reply.data) AppendJson(out, reply.data.get());
+    else out += "null";
   } else {
-    cJSON_AddStringToObject(env.get(), "status", "error");
-    cJSON_AddNumberToObject(env.get(), "code", reply.status.code());
-    cJSON_AddStringToObject(env.get(), "message", reply.status.message().c_str());
+    out = R"({"status":"error","code":)";
+    out += std::to_string(reply.status.code());
+    out += R"(,"message":)";
+    AppendJsonString(out, reply.status.message());
   }
-  if (reply.request_id) cJSON_AddStringToObject(env.get(), "request_id", reply.request_id->c_str());
-  return Print(env.get());
+  if (reply.request_id) {
+    out += R"(,"request_id":)";
+    AppendJsonString(out, *reply.request_id);
+  }
+  out += '}';
+  return out;
 }
 
 bool Service::IsDurable(uint64_t ticket) const {
@@ -462,7 +457,6 @@ void Service::Housekeeping() {
   if (now >= next_sweep_) {
     next_sweep_ = now + std::chrono::seconds(1);
     SweepExpired(kSweepBatch);
-    SweepDedup(4 * kSweepBatch);
     groups_.ExpireSilent(NowMs());
   }
 }

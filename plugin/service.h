@@ -95,7 +95,6 @@ class Service {
   Reply Execute(const Request& req, const RequestTarget& target, const cJSON* body, Reply reply,
                 const std::optional<std::string>& dedup_key);
   std::shared_ptr<const std::string> FindStoredResponse(const std::string& key);
-  void SweepDedup(size_t budget);
   // Stages the outbox entry of `changes` into `batch` and commits it; returns the durability ticket.
   Result<uint64_t> Commit(std::vector<Change>& changes, Batch& batch, const std::string& origin);
   Result<Outcome> Admin(const std::string& path, const cJSON* body);

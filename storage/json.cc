@@ -119,6 +119,45 @@ std::string Print(const cJSON* j) {
   return out;
 }
 
+void AppendJsonString(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.reserve(out.size() + s.size() + 2);
+  out.push_back('"');
+  size_t run = 0;  // start of the pending run of bytes copied verbatim
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    out.push_back('\\');
+    switch (c) {
+      case '"': out.push_back('"'); break;
+      case '\\': out.push_back('\\'); break;
+      case '\b': out.push_back('b'); break;
+      case '\f': out.push_back('f'); break;
+      case '\n': out.push_back('n'); break;
+      case '\r': out.push_back('r'); break;
+      case '\t': out.push_back('t'); break;
+      default:
+        out.append("u00");
+        out.push_back(kHex[c >> 4]);
+        out.push_back(kHex[c & 0xF]);
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out.push_back('"');
+}
+
+void AppendJson(std::string& out, const cJSON* j) {
+  if (cJSON_IsRaw(j)) {
+    out.append(j->valuestring);
+    return;
+  }
+  char* s = cJSON_PrintUnformatted(j);
+  out.append(s ? s : "null");
+  cJSON_free(s);
+}
+
 Json NewObject() { return Json(cJSON_CreateObject()); }
 Json NewArray() { return Json(cJSON_CreateArray()); }
 Json Clone(const cJSON* j) { return Json(cJSON_Duplicate(j, true)); }

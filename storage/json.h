@@ -38,6 +38,12 @@ Result<Json> ParseStored(std::string_view text);
 
 // Compact serialisation.
 std::string Print(const cJSON* j);
+// Appends `s` as a JSON string literal, escaped exactly as cJSON escapes it (", \\, \b \f \n \r \t,
+// other bytes below 0x20 as \u00xx, everything else verbatim). Text assembled from already-printed
+// pieces with this is byte-identical to printing the same document with cJSON, without building it.
+void AppendJsonString(std::string& out, std::string_view s);
+// Appends `j` printed compactly; a raw item (cJSON_CreateRaw: text printed earlier) is copied as is.
+void AppendJson(std::string& out, const cJSON* j);
 
 Json NewObject();
 Json NewArray();

@@ -52,9 +52,6 @@ std::string Hex(std::string_view bytes) {
 
 std::string Dedup(std::string_view identity) { return std::string(kDedupPrefix) + Hex(identity); }
 
-std::string DedupExpiry(int64_t expires_ms, std::string_view identity) {
-  return std::string(kDedupExpiryPrefix) + Padded(expires_ms < 0 ? 0 : static_cast<uint64_t>(expires_ms)) + "/" + Hex(identity);
-}
 
 std::string EncodeSortable(const cJSON* v) {
   std::string out;

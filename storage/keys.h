@@ -7,8 +7,8 @@
 //   outbox/{seq:020}                         outbox entry of one write, keyed by its first event sequence
 //   dead/{seq:020}                           dead-lettered outbox entry (same encoding)
 //   idx/{entity}/{field}/{sortable}\0{id}    secondary index (see EncodeSortable)
-//   dedup/{hex identity}                     {"expires_ms","response"} of a retried-write's response
-//   dedupx/{expires_ms:020}/{hex identity}   expiry index of dedup/ (empty value)
+//   dedup/{hex identity}                     "{expires_ms}\n{response}" of a retried write; dropped by
+//                                            compactions once expired (StoreOptions::expiring_prefixes)
 //
 // Invariant: entity names and ids never contain '/', so a prefix scan of data/{entity}/ sees exactly
 // that entity's records, and the id is the rest of the key.
@@ -28,7 +28,6 @@ constexpr std::string_view kOutboxPrefix = "outbox/";
 constexpr std::string_view kDeadPrefix = "dead/";
 constexpr std::string_view kTtlPrefix = "ttl/";
 constexpr std::string_view kDedupPrefix = "dedup/";
-constexpr std::string_view kDedupExpiryPrefix = "dedupx/";
 
 std::string Data(std::string_view entity, std::string_view id);
 std::string MetaCount(std::string_view entity);
@@ -37,9 +36,8 @@ std::string Outbox(uint64_t seq);
 std::string Dead(uint64_t seq);
 std::string Ttl(int64_t expires_at_s, std::string_view entity, std::string_view id);
 
-// Stored response of an idempotent request (identity in hex) and its expiry index entry.
+// Stored response of an idempotent request (identity in hex).
 std::string Dedup(std::string_view identity);
-std::string DedupExpiry(int64_t expires_ms, std::string_view identity);
 
 // Zero-padded decimal, so byte order equals numeric order.
 std::string Padded(uint64_t n);

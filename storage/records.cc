@@ -138,7 +138,7 @@ Result<std::optional<std::string>> Records::GuardOwner(const std::string& key, c
 }
 
 Status Records::StageChange(const std::string& entity, const std::string& id, const cJSON* before, const cJSON* after,
-                            Batch& batch) const {
+                            Batch& batch, std::string* after_text) const {
   for (const Constraint* c : catalog_.ConstraintsOf(entity)) {
     if (c->kind == ConstraintKind::kNotNull && after) {
       const cJSON* v = cJSON_GetObjectItemCaseSensitive(after, c->fields[0].c_str());
@@ -184,8 +184,13 @@ Status Records::StageChange(const std::string& entity, const std::string& id, co
     if (old_at) batch.Delete(keys::Ttl(*old_at, entity, id));
     if (new_at) batch.Put(keys::Ttl(*new_at, entity, id), "");
   }
-  if (after) batch.Put(keys::Data(entity, id), Print(after));
-  else batch.Delete(keys::Data(entity, id));
+  if (after) {
+    std::string text = Print(after);
+    if (after_text) *after_text = text;
+    batch.Put(keys::Data(entity, id), std::move(text));
+  } else {
+    batch.Delete(keys::Data(entity, id));
+  }
   if (!before && after) batch.CountRecord(entity, 1);
   if (before && !after) batch.CountRecord(entity, -1);
   return Status::Ok();
@@ -244,7 +249,7 @@ Status Records::StageDelete(const std::string& entity, const std::string& id, Js
   // Remove the record first, so a reference cycle back to it finds nothing left to do.
   if (Status s = StageChange(entity, id, record.get(), nullptr, batch); !s.ok()) return s;
   std::string owner = OwnerOf(entity, record.get());
-  cascade.changes.push_back({ChangeKind::kDelete, entity, id, std::move(record), std::move(owner)});
+  cascade.changes.push_back({ChangeKind::kDelete, entity, id, std::move(record), std::move(owner), {}});
   for (const Constraint* fk : catalog_.ForeignKeysTo(entity)) {
     auto children = Referencing(fk->entity, fk->fields[0], id, batch, now);
     if (!children.ok()) return children.status();
@@ -274,9 +279,11 @@ Status Records::StageDelete(const std::string& entity, const std::string& id, Js
               return Status::Conflict("set_null on " + What(fk->entity, child_id) + ": " + s.message());
             }
           }
-          if (Status s = StageChange(fk->entity, child_id, child.get(), updated.get(), batch); !s.ok()) return s;
+          std::string text;
+          if (Status s = StageChange(fk->entity, child_id, child.get(), updated.get(), batch, &text); !s.ok()) return s;
           std::string owner = OwnerOf(fk->entity, updated.get());
-          cascade.changes.push_back({ChangeKind::kUpdate, fk->entity, child_id, std::move(updated), std::move(owner)});
+          cascade.changes.push_back(
+              {ChangeKind::kUpdate, fk->entity, child_id, std::move(updated), std::move(owner), std::move(text)});
           break;
         }
       }
@@ -305,8 +312,10 @@ Result<Outcome> Records::Create(const std::string& entity, const cJSON* payload,
     }
   }
   int64_t now = now_ms_();
-  std::string id = parsed->id.empty() ? NewUuidV7() : parsed->id;
-  auto existing = LoadRaw(entity, id, &batch);
+  const bool generated = parsed->id.empty();
+  std::string id = generated ? NewUuidV7() : parsed->id;
+  // A generated id is new by construction (time-ordered, 62 random bits): only a client's id can exist.
+  Result<Json> existing = generated ? Result<Json>(Json()) : LoadRaw(entity, id, &batch);
   if (!existing.ok()) return existing.status();
   Outcome out;
   Json before;
@@ -324,10 +333,11 @@ Result<Outcome> Records::Create(const std::string& entity, const cJSON* payload,
   if (schema) {
     if (Status s = ValidateAgainstSchema(entity, *schema, rec.get()); !s.ok()) return s;
   }
-  if (Status s = StageChange(entity, id, nullptr, rec.get(), batch); !s.ok()) return s;
-  out.data = Clone(rec.get());
+  std::string text;
+  if (Status s = StageChange(entity, id, nullptr, rec.get(), batch, &text); !s.ok()) return s;
+  out.data = Json(cJSON_CreateRaw(text.c_str()));  // the reply is the stored text: printed once
   std::string owner = OwnerOf(entity, rec.get());
-  out.changes.push_back({ChangeKind::kCreate, entity, id, std::move(rec), std::move(owner)});
+  out.changes.push_back({ChangeKind::kCreate, entity, id, std::move(rec), std::move(owner), std::move(text)});
   return out;
 }
 
@@ -373,11 +383,12 @@ Result<Outcome> Records::Update(const std::string& entity, const std::string& id
   if (const Schema* schema = catalog_.FindSchema(entity)) {
     if (Status s = ValidateAgainstSchema(entity, *schema, rec.get()); !s.ok()) return s;
   }
-  if (Status s = StageChange(entity, id, cur.value().get(), rec.get(), batch); !s.ok()) return s;
+  std::string text;
+  if (Status s = StageChange(entity, id, cur.value().get(), rec.get(), batch, &text); !s.ok()) return s;
   Outcome out;
-  out.data = Clone(rec.get());
+  out.data = Json(cJSON_CreateRaw(text.c_str()));  // the reply is the stored text: printed once
   std::string owner = OwnerOf(entity, rec.get());
-  out.changes.push_back({ChangeKind::kUpdate, entity, id, std::move(rec), std::move(owner)});
+  out.changes.push_back({ChangeKind::kUpdate, entity, id, std::move(rec), std::move(owner), std::move(text)});
   return out;
 }
 

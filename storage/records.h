@@ -34,6 +34,7 @@ struct Change {
   std::string id;
   Json data;          // the record after the write; for a Delete, the record as it was
   std::string owner;  // owned entities: the record's owner (its events go to the owner's topics)
+  std::string text;   // `data` as printed and stored, when the write printed it; empty: not printed yet
 };
 
 // Who asks. Ownership rules (PROTOCOL.md §7) apply to non-admins; the default is the system itself.
@@ -84,8 +85,9 @@ class Records {
   // Stages the change of one record from `before` to `after` (either may be null: create / delete)
   // with everything that follows: data key, ttl index, index entries, unique guards, record count.
   // Checks what `after` must satisfy: not-null, unique (409), foreign keys that changed (409).
+  // `after_text`, when given, receives `after` as stored (printed once, reused for events and replies).
   Status StageChange(const std::string& entity, const std::string& id, const cJSON* before, const cJSON* after,
-                     Batch& batch) const;
+                     Batch& batch, std::string* after_text = nullptr) const;
 
  private:
   struct Cascade {

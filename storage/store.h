@@ -23,7 +23,7 @@
 #include "storage/status.h"
 #include "storage/wal_syncer.h"
 
-namespace rocksdb { class DB; }
+namespace rocksdb { class DB; class CompactionFilter; }
 
 namespace mqdb {
 
@@ -31,6 +31,10 @@ struct StoreOptions {
   std::string path;
   Durability durability = Durability::kPeriodic;
   int durability_ms = 10;
+  // Keys under these prefixes hold values that start with "{expires_ms}\n". Compactions drop them once
+  // expired (Unix ms <= now), so they need no expiry index and no sweep. Readers must still check the
+  // expiry themselves: an expired value stays readable until a compaction reaches it.
+  std::vector<std::string> expiring_prefixes;
 };
 
 // A set of writes applied all-or-nothing. A plain value: building one touches no database.
@@ -92,6 +96,8 @@ class Store {
   WalSyncer& syncer() { return *syncer_; }
   Durability durability() const { return options_.durability; }
   uint64_t ApproximateBytes() const;
+  // Compacts the whole key range now (tests, and operators after bulk deletes).
+  Status CompactAll();
 
   // Online backups (RocksDB BackupEngine in `dir`), identified by a name (1-128 of [A-Za-z0-9_-]).
   struct BackupInfo {
@@ -112,6 +118,7 @@ class Store {
   Status Reopen();
 
   StoreOptions options_;
+  std::unique_ptr<rocksdb::CompactionFilter> expiry_filter_;  // outlives db_ (declared first)
   std::unique_ptr<rocksdb::DB> db_;  // null only if a restore failed to reopen: every call then fails
   std::mutex db_mu_;                 // held by the syncer's SyncWAL and by Restore's swap
   std::unique_ptr<WalSyncer> syncer_;

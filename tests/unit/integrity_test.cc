@@ -87,7 +87,7 @@ TEST_F(Integrity, SchemaTypesRequiredDefaultsStrict) {
       "age":{"type":"integer","default":0},"score":{"type":"number"},"tags":{"type":"array"}},"strict":true})").get()));
   auto created = Create("users", R"({"id":"u1","name":"Ann"})");
   Ok(created);
-  EXPECT_EQ(GetNumber(created->data.get(), "age"), 0) << "default applied";
+  EXPECT_EQ(GetNumber(test::Wire(created->data.get()).get(), "age"), 0) << "default applied";
   auto before = Everything();
   EXPECT_EQ(Error(Create("users", R"({"age":3})")), "400 schema violation: users.name is required");
   EXPECT_EQ(Error(Create("users", R"({"name":null})")), "400 schema violation: users.name is required");
@@ -374,7 +374,7 @@ class OwnershipTest : public Integrity {
 TEST_F(OwnershipTest, OwnerIsSetFromTheRequesterAndOthersAreRefused) {
   auto created = As(alice_, "create", "", R"({"id":"n1","text":"hi"})");
   Ok(created);
-  EXPECT_EQ(GetString(created->data.get(), "owner"), "alice");
+  EXPECT_EQ(GetString(test::Wire(created->data.get()).get(), "owner"), "alice");
   EXPECT_EQ(created->changes[0].owner, "alice");
   EXPECT_EQ(Error(As(alice_, "create", "", R"({"owner":"bob"})")), "403 forbidden: cannot create notes records owned by another user");
   EXPECT_EQ(Error(As(anon_, "create", "", "{}")), "401 unauthenticated: notes records are owned");

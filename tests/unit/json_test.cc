@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_util.h"
+
 namespace mqdb {
 namespace {
 
@@ -75,6 +77,35 @@ TEST(Json, AsInt64AcceptsOnlyIntegralNumbers) {
   EXPECT_EQ(AsInt64(one.get()), 1);
   EXPECT_FALSE(AsInt64(half.get()));
   EXPECT_FALSE(AsInt64(s.get()));
+}
+
+}  // namespace
+}  // namespace mqdb
+
+namespace mqdb {
+namespace {
+
+// Text assembled with AppendJsonString must be exactly what cJSON prints for the same string: replies
+// and events are built that way and compared byte for byte by retries (dedup) and subscribers.
+TEST(Json, AppendJsonStringEscapesExactlyAsCJson) {
+  std::string all;
+  for (int c = 1; c < 256; ++c) all.push_back(static_cast<char>(c));
+  for (const std::string& s : {std::string(), std::string("plain"), std::string("q\"b\\s/t\tn\nr\r"), all,
+                               std::string("h\xC3\xA9llo \xF0\x9F\x98\x80 \x7F")}) {
+    Json item(cJSON_CreateString(s.c_str()));
+    std::string out = "x";
+    AppendJsonString(out, s);
+    EXPECT_EQ(out, "x" + Print(item.get())) << s;
+  }
+}
+
+TEST(Json, AppendJsonCopiesRawItemsAndPrintsOthers) {
+  std::string out;
+  Json raw(cJSON_CreateRaw(R"({"a":1})"));
+  AppendJson(out, raw.get());
+  Json obj = test::J(R"({"b":[1,2.5,"x"]})");
+  AppendJson(out, obj.get());
+  EXPECT_EQ(out, R"({"a":1}{"b":[1,2.5,"x"]})");
 }
 
 }  // namespace

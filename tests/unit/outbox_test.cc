@@ -80,6 +80,69 @@ TEST_F(OutboxTest, StageAddsEntryAndSequenceToTheSameBatch) {
   EXPECT_EQ(GetString(ev.get(), "operation_id"), e.operation_id);
 }
 
+// Events are assembled as text around the stored record; they must be exactly what printing the
+// event object with cJSON gives, whatever the strings contain.
+TEST_F(OutboxTest, EventTextIsWhatCJsonPrintsForTheEventObject) {
+  Batch b;
+  auto r = records_->Create("items", J(R"({"id":"q\"x","s":"tab\there \u00e9 \u0001","n":1.5,"big":1700000000123})").get(), b);
+  ASSERT_TRUE(r.ok());
+  std::vector<Change> changes = std::move(r->changes);
+  changes.push_back({ChangeKind::kDelete, "items", "z", J(R"({"id":"z"})"), "", ""});  // not printed before
+  OutboxEntry e = BuildEntry(changes, 41, "op\"1", "o");
+  ASSERT_EQ(e.events.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    Json ev = NewObject();
+    cJSON_AddNumberToObject(ev.get(), "sequence", 41.0 + i);
+    cJSON_AddStringToObject(ev.get(), "entity", "items");
+    cJSON_AddStringToObject(ev.get(), "id", changes[i].id.c_str());
+    cJSON_AddStringToObject(ev.get(), "operation", i == 0 ? "Create" : "Delete");
+    cJSON_AddItemToObject(ev.get(), "data", cJSON_Duplicate(changes[i].data.get(), true));
+    cJSON_AddStringToObject(ev.get(), "operation_id", "op\"1");
+    EXPECT_EQ(e.events[i].payload, Print(ev.get()));
+  }
+}
+
+TEST_F(OutboxTest, EncodedEntriesRoundTripAndCorruptOnesAreRefused) {
+  OutboxEntry e;
+  e.first_seq = 7;
+  e.operation_id = "op";
+  e.origin = "client \"one\"";
+  e.events = {{7, "$DB/a/events/1", R"({"x":"line\nbreak"})"}, {8, "$DB/a/events/2", "{}"}};
+  e.dispatched = {{"broker", 1}, {"group\"g", 2}};
+  e.retries = 3;
+  e.next_attempt_ms = 1700000000123;
+  std::string text = EncodeEntry(e);
+  auto d = DecodeEntry(text);
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  EXPECT_EQ(d->first_seq, 7u);
+  EXPECT_EQ(d->origin, e.origin);
+  ASSERT_EQ(d->events.size(), 2u);
+  EXPECT_EQ(d->events[0].payload, e.events[0].payload);
+  EXPECT_EQ(d->events[1].topic, e.events[1].topic);
+  EXPECT_EQ(d->events[1].sequence, 8u);
+  EXPECT_EQ(d->dispatched, e.dispatched);
+  EXPECT_EQ(d->retries, 3);
+  EXPECT_EQ(d->next_attempt_ms, 1700000000123);
+  for (size_t cut = 0; cut < text.size(); ++cut) {
+    auto bad = DecodeEntry(text.substr(0, cut));
+    // A cut exactly between two events is a well-formed shorter entry; anything else is corrupt.
+    if (bad.ok()) EXPECT_LT(bad->events.size(), 2u);
+  }
+  EXPECT_FALSE(DecodeEntry("E2\n{}\n").ok()) << "no events";
+  EXPECT_FALSE(DecodeEntry("E2\n{}\n1 5 99999999999999999999\nabc").ok());
+}
+
+// Entries written by the first version (one JSON object, payloads as strings) are still read.
+TEST_F(OutboxTest, VersionOneEntriesAreStillDecoded) {
+  auto d = DecodeEntry(R"({"operation_id":"op","origin":"c","events":[{"sequence":5,"topic":"$DB/a/events/1",)"
+                       R"("payload":"{\"sequence\":5}"}],"dispatched":{"broker":1},"retries":2,"next_attempt_ms":9})");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->first_seq, 5u);
+  EXPECT_EQ(d->events[0].payload, R"({"sequence":5})");
+  EXPECT_EQ(d->Progress("broker"), 1u);
+  EXPECT_EQ(d->retries, 2);
+}
+
 TEST_F(OutboxTest, HappyPathDeliversOnceAndDeletesWithALaterWrite) {
   test::FaultSink sink;
   WriteMany(3, "a");

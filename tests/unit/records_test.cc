@@ -66,8 +66,8 @@ TEST_F(RecordsTest, CreateStagesRecordAndTtlAndCountsOneRecord) {
 }
 
 TEST_F(RecordsTest, GeneratedIdsAreUuidV7AndIncrease) {
-  std::string a = GetString(Create("{}").data.get(), "id").value();
-  std::string b = GetString(Create("{}").data.get(), "id").value();
+  std::string a = GetString(test::Wire(Create("{}").data.get()).get(), "id").value();
+  std::string b = GetString(test::Wire(Create("{}").data.get()).get(), "id").value();
   ASSERT_EQ(a.size(), 36u);
   EXPECT_EQ(a[14], '7');
   EXPECT_LT(a, b);
@@ -90,7 +90,8 @@ TEST_F(RecordsTest, UpdateStagesMergedRecordAndChecksVersion) {
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(b.ops().size(), 1u);
   EXPECT_EQ(b.ops()[0].key, "data/users/u1");
-  EXPECT_EQ(GetNumber(r->data.get(), "_version"), 2);
+  EXPECT_EQ(GetNumber(test::Wire(r->data.get()).get(), "_version"), 2);
+  EXPECT_EQ(Print(r->data.get()), b.ops()[0].value) << "the reply is the stored text";
   EXPECT_EQ(b.count_deltas().count("users") ? b.count_deltas().at("users") : 0, 0);
   ASSERT_TRUE(store_->Commit(b).ok());
 

@@ -36,6 +36,27 @@ TEST(Store, CommitGetScan) {
   EXPECT_FALSE(store->Get("data/a/1").value());
 }
 
+TEST(Store, CompactionsDropExpiredValuesOfExpiringPrefixesOnly) {
+  test::TempDir dir;
+  StoreOptions o{dir.path(), Durability::kNone, 5};
+  o.expiring_prefixes = {"dedup/"};
+  auto store = std::move(Store::Open(o).value());
+  Batch b;
+  b.Put("dedup/old", "1000\nexpired long ago");
+  b.Put("dedup/new", "99999999999999\nlive");
+  b.Put("dedup/odd", "not an expiry");  // not in the format: kept
+  b.Put("data/x/1", "1000\nlooks expired but is not under the prefix");
+  b.Put("dedupx/00000000000000001000/6f6c64", "");  // the retired expiry index: dropped
+  ASSERT_TRUE(store->Commit(b).ok());
+  EXPECT_TRUE(store->Get("dedup/old").value()) << "readable until a compaction reaches it";
+  ASSERT_TRUE(store->CompactAll().ok());
+  EXPECT_FALSE(store->Get("dedup/old").value());
+  EXPECT_FALSE(store->Get("dedupx/00000000000000001000/6f6c64").value());
+  EXPECT_EQ(*store->Get("dedup/new").value(), "99999999999999\nlive");
+  EXPECT_TRUE(store->Get("dedup/odd").value());
+  EXPECT_TRUE(store->Get("data/x/1").value());
+}
+
 TEST(Store, CountersAreWrittenWithTheBatchAndSurviveReopen) {
   test::TempDir dir;
   {
