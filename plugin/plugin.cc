@@ -135,7 +135,6 @@ int OnMessage(int, void* event_data, void* userdata) {
     out.payload = reply.envelope ? *reply.envelope : Service::Envelope(reply);
     const int code = reply.status.ok() ? 200 : reply.status.code();
 
-    ctx->service->Pump(ctx->sinks);  // events of this write (and any backlog), before its response
     if (ctx->service->IsDurable(reply.ticket)) {
       Send(out);
       ctx->service->stats().Record(reply.cls, code, ElapsedUs(started));
@@ -143,6 +142,9 @@ int OnMessage(int, void* event_data, void* userdata) {
       ++ctx->held_per_client[out.client_id];
       ctx->held.push_back({reply.ticket, std::move(out), started, reply.cls, code});
     }
+    // The write's events (and any backlog) are queued after its response: the broker drains its
+    // queue in order, so the requester's socket write does not wait for the events' routing.
+    ctx->service->Pump(ctx->sinks);
   } catch (const std::exception& e) {
     mosquitto_log_printf(MOSQ_LOG_ERR, "mqdb: request on %s failed: %s", ed->topic, e.what());
   } catch (...) {

@@ -93,7 +93,8 @@ Status Records::ScopeToOwner(const std::string& entity, Query& q, const Principa
   return Status::Ok();
 }
 
-Result<Json> Records::LoadRaw(const std::string& entity, const std::string& id, const Batch* batch) const {
+Result<Json> Records::LoadRaw(const std::string& entity, const std::string& id, const Batch* batch,
+                              std::string* text) const {
   std::string key = keys::Data(entity, id);
   std::optional<std::string> raw;
   if (auto staged = batch ? batch->Staged(key) : std::nullopt) {
@@ -106,11 +107,13 @@ Result<Json> Records::LoadRaw(const std::string& entity, const std::string& id, 
   if (!raw) return Json();
   auto rec = ParseStored(*raw);
   if (!rec.ok()) return Status::Internal("corrupt record: " + What(entity, id));
+  if (text) *text = std::move(*raw);
   return rec;
 }
 
-Result<Json> Records::LoadLive(const std::string& entity, const std::string& id, int64_t now, const Batch* batch) const {
-  auto rec = LoadRaw(entity, id, batch);
+Result<Json> Records::LoadLive(const std::string& entity, const std::string& id, int64_t now, const Batch* batch,
+                               std::string* text) const {
+  auto rec = LoadRaw(entity, id, batch, text);
   if (rec.ok() && rec.value() && IsExpired(rec.value().get(), now)) return Json();
   return rec;
 }
@@ -241,7 +244,7 @@ Result<std::vector<std::pair<std::string, Json>>> Records::Referencing(const std
 }
 
 Status Records::StageDelete(const std::string& entity, const std::string& id, Json record, Batch& batch,
-                            Cascade& cascade, int depth, int64_t now) const {
+                            Cascade& cascade, int depth, int64_t now, std::string text) const {
   cascade.visited.insert(What(entity, id));
   if (cascade.visited.size() > kMaxCascadeRecords) {
     return Status::Conflict("cascade too large: more than " + std::to_string(kMaxCascadeRecords) + " records");
@@ -249,7 +252,7 @@ Status Records::StageDelete(const std::string& entity, const std::string& id, Js
   // Remove the record first, so a reference cycle back to it finds nothing left to do.
   if (Status s = StageChange(entity, id, record.get(), nullptr, batch); !s.ok()) return s;
   std::string owner = OwnerOf(entity, record.get());
-  cascade.changes.push_back({ChangeKind::kDelete, entity, id, std::move(record), std::move(owner), {}});
+  cascade.changes.push_back({ChangeKind::kDelete, entity, id, std::move(record), std::move(owner), std::move(text)});
   for (const Constraint* fk : catalog_.ForeignKeysTo(entity)) {
     auto children = Referencing(fk->entity, fk->fields[0], id, batch, now);
     if (!children.ok()) return children.status();
@@ -397,13 +400,16 @@ Result<Outcome> Records::Delete(const std::string& entity, const std::string& id
   auto expected = ParseDelete(payload);
   if (!expected.ok()) return expected.status();
   int64_t now = now_ms_();
-  auto cur = LoadLive(entity, id, now, &batch);
+  std::string text;  // the stored bytes: the Delete event carries them without printing the record again
+  auto cur = LoadLive(entity, id, now, &batch, &text);
   if (!cur.ok()) return cur.status();
   if (!cur.value()) return Status::NotFound("not found: " + What(entity, id));
   if (Status s = CheckOwner(entity, id, cur.value().get(), who); !s.ok()) return s;
   if (Status s = CheckVersion(cur.value().get(), expected.value(), What(entity, id)); !s.ok()) return s;
   Cascade cascade;
-  if (Status s = StageDelete(entity, id, std::move(cur.value()), batch, cascade, 0, now); !s.ok()) return s;
+  if (Status s = StageDelete(entity, id, std::move(cur.value()), batch, cascade, 0, now, std::move(text)); !s.ok()) {
+    return s;
+  }
   Outcome out;
   out.data = NewObject();
   cJSON_AddStringToObject(out.data.get(), "id", id.c_str());

@@ -80,7 +80,9 @@ class Records {
   Result<Outcome> Expire(const std::string& entity, const std::string& id, Batch& batch);
 
   // The stored record (expired or not), nullptr when there is none; sees `batch` when given.
-  Result<Json> LoadRaw(const std::string& entity, const std::string& id, const Batch* batch) const;
+  // `text`, when given, receives the stored bytes.
+  Result<Json> LoadRaw(const std::string& entity, const std::string& id, const Batch* batch,
+                       std::string* text = nullptr) const;
 
   // Stages the change of one record from `before` to `after` (either may be null: create / delete)
   // with everything that follows: data key, ttl index, index entries, unique guards, record count.
@@ -94,9 +96,12 @@ class Records {
     std::set<std::string> visited;  // "entity/id" already deleted or updated in this batch
     std::vector<Change> changes;
   };
-  Result<Json> LoadLive(const std::string& entity, const std::string& id, int64_t now, const Batch* batch) const;
+  // `text`, when given, receives the stored bytes of the record.
+  Result<Json> LoadLive(const std::string& entity, const std::string& id, int64_t now, const Batch* batch,
+                        std::string* text = nullptr) const;
+  // `text`: the record's stored bytes when the caller has them (else the event prints `record`).
   Status StageDelete(const std::string& entity, const std::string& id, Json record, Batch& batch, Cascade& cascade,
-                     int depth, int64_t now) const;
+                     int depth, int64_t now, std::string text = {}) const;
   // Ids of live records of `entity` whose `field` references `target_id` (through the index when ready).
   Result<std::vector<std::pair<std::string, Json>>> Referencing(const std::string& entity, const std::string& field,
                                                                 const std::string& target_id, const Batch& batch,
