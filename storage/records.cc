@@ -430,8 +430,8 @@ Result<Outcome> Records::Expire(const std::string& entity, const std::string& id
   return out;
 }
 
-Status Records::Matching(const std::string& entity, const Query& q, int64_t now,
-                         const std::function<bool(Json)>& visit) const {
+Status Records::Matching(const std::string& entity, const Query& q, int64_t now, bool need_parsed,
+                         const std::function<bool(Json, std::string_view)>& visit) const {
   // Planner: the first filter an index can answer drives the scan; every filter is still applied.
   for (const auto& f : q.filters) {
     const IndexDef* ix = catalog_.FindIndex(entity, f.field);
@@ -451,11 +451,24 @@ Status Records::Matching(const std::string& entity, const Query& q, int64_t now,
     std::sort(ids.begin(), ids.end());
     ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
     if (static_cast<int64_t>(ids.size()) > max_scan_) return TooMuch(max_scan_);
+    // One equality filter answered by its index is exact (same encoding, same semantics: query.h):
+    // records that cannot have expired then need no parsing when the caller wants only their bytes.
+    const bool exact = q.filters.size() == 1 && (f.op == FilterOp::kEq || f.op == FilterOp::kIn);
+    std::string text;
     for (const auto& id : ids) {
-      auto rec = LoadLive(entity, id, now, nullptr);
+      if (exact && !need_parsed) {
+        auto raw = store_.Get(keys::Data(entity, id));
+        if (!raw.ok()) return raw.status();
+        if (!raw.value()) continue;
+        if (!MayExpire(*raw.value())) {
+          if (!visit(Json(), *raw.value())) break;
+          continue;
+        }
+      }
+      auto rec = LoadLive(entity, id, now, nullptr, &text);
       if (!rec.ok()) return rec.status();
       if (!rec.value() || !Matches(q.filters, rec.value().get())) continue;
-      if (!visit(std::move(rec.value()))) break;
+      if (!visit(std::move(rec.value()), text)) break;
     }
     return Status::Ok();
   }
@@ -466,7 +479,7 @@ Status Records::Matching(const std::string& entity, const Query& q, int64_t now,
     auto rec = ParseStored(value);
     if (!rec.ok()) { corrupt = rec.status(); return false; }
     if (IsExpired(rec.value().get(), now) || !Matches(q.filters, rec.value().get())) return true;
-    return visit(std::move(rec.value()));
+    return visit(std::move(rec.value()), value);
   });
   if (!s.ok()) return s;
   return corrupt;
@@ -523,17 +536,23 @@ Result<Outcome> Records::List(const std::string& entity, const cJSON* payload, c
     return out;
   }
   const bool sorted = !q->sort.empty();
+  // Records that go out whole are sent as their stored bytes (raw items): not printed again.
+  const bool whole = !q->projection && q->includes.empty();
   const size_t want = static_cast<size_t>(q->offset + q->limit);
   size_t skipped = 0;
   std::vector<Json> hits;
-  Status s = Matching(entity, q.value(), now_ms_(), [&](Json rec) {
+  auto keep = [&](Json rec, std::string_view text) {
+    if (whole && !sorted) rec.reset(cJSON_CreateRaw(std::string(text).c_str()));
+    hits.push_back(std::move(rec));
+  };
+  Status s = Matching(entity, q.value(), now_ms_(), !whole || sorted, [&](Json rec, std::string_view text) {
     if (!sorted) {  // matches arrive in id order, which is already the required order: stop early
       if (skipped < static_cast<size_t>(q->offset)) { ++skipped; return true; }
       if (q->limit == 0) return false;
-      hits.push_back(std::move(rec));
+      keep(std::move(rec), text);
       return hits.size() < static_cast<size_t>(q->limit);
     }
-    hits.push_back(std::move(rec));
+    keep(std::move(rec), text);
     return true;
   });
   if (!s.ok()) return s;
@@ -567,7 +586,7 @@ Result<Outcome> Records::Count(const std::string& entity, const cJSON* payload, 
   if (!q.ok()) return q.status();
   if (Status s = ScopeToOwner(entity, q.value(), who); !s.ok()) return s;
   double count = 0;
-  Status s = Matching(entity, q.value(), now_ms_(), [&](Json) { ++count; return true; });
+  Status s = Matching(entity, q.value(), now_ms_(), false, [&](Json, std::string_view) { ++count; return true; });
   if (!s.ok()) return s;
   Outcome out;
   out.data = NewObject();

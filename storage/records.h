@@ -106,9 +106,11 @@ class Records {
   Result<std::vector<std::pair<std::string, Json>>> Referencing(const std::string& entity, const std::string& field,
                                                                 const std::string& target_id, const Batch& batch,
                                                                 int64_t now) const;
-  // Live records matching the query's filters, in id order (through an index when one applies).
-  Status Matching(const std::string& entity, const struct Query& q, int64_t now,
-                  const std::function<bool(Json)>& visit) const;
+  // Live records matching the query's filters, in id order (through an index when one applies), as
+  // their stored bytes and parsed; without `need_parsed` the Json may be null where parsing was not
+  // needed to decide the match.
+  Status Matching(const std::string& entity, const struct Query& q, int64_t now, bool need_parsed,
+                  const std::function<bool(Json, std::string_view)>& visit) const;
   // The id holding a unique guard (as this batch would leave it), nullopt when free.
   Result<std::optional<std::string>> GuardOwner(const std::string& key, const Batch& batch) const;
   Status CheckForeignKeys(const std::string& entity, const cJSON* before, const cJSON* after, const Batch& batch) const;

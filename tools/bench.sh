@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts a broker with the plugin (bench_echo on, a temporary database, durability from $DURABILITY,
 # default periodic) on a free loopback port and runs mqdb-bench against it:
-#   tools/bench.sh                  the suite (echo insert get update delete list mixed, ratios to echo)
+#   tools/bench.sh                  the suite (echo insert get update delete list ilist mixed echo, ratios to echo)
 #                                   at concurrency 1 and 32, then changefeed, unique and cascade
 #   tools/bench.sh --smoke          every workload for one second: checks the tool, not the speed
 #   tools/bench.sh -- ARGS...       mqdb-bench with ARGS (e.g. -- --workload get --concurrency 8)
@@ -46,8 +46,8 @@ case "$mode" in
   smoke)
     out=$(b --workload all --duration 1 --concurrency 2 --pipeline 4 --seed 200 --k 20 --write-rate 200 --format csv)
     echo "$out"
-    for w in echo insert get update delete list mixed changefeed unique cascade; do
-      line=$(echo "$out" | grep "^$w,") || { echo "smoke: no result for $w" >&2; exit 1; }
+    for w in echo insert get update delete list ilist mixed changefeed unique cascade; do
+      line=$(echo "$out" | grep -m1 "^$w,") || { echo "smoke: no result for $w" >&2; exit 1; }
       ok=$(echo "$line" | cut -d, -f4)
       [ "$ok" -gt 0 ] || { echo "smoke: $w completed no request" >&2; exit 1; }
     done
