@@ -1,5 +1,6 @@
 #include "storage/store.h"
 
+#include <rocksdb/cache.h>
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
@@ -52,7 +53,7 @@ class ExpiryFilter : public rocksdb::CompactionFilter {
   std::vector<std::string> prefixes_;
 };
 
-rocksdb::Options DbOptions(const rocksdb::CompactionFilter* filter) {
+rocksdb::Options DbOptions(const StoreOptions& options, const rocksdb::CompactionFilter* filter) {
   rocksdb::Options ro;
   ro.create_if_missing = true;
   ro.compaction_filter = filter;
@@ -63,6 +64,7 @@ rocksdb::Options DbOptions(const rocksdb::CompactionFilter* filter) {
   // instead of searching every level's index blocks.
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.block_cache = rocksdb::NewLRUCache(static_cast<size_t>(options.block_cache_mb) << 20);
   ro.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   ro.keep_log_file_num = 3;
   ro.max_log_file_size = 4 << 20;
@@ -105,7 +107,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
 
   auto filter = std::make_unique<ExpiryFilter>(options.expiring_prefixes);
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(DbOptions(filter.get()), options.path, &raw);
+  rocksdb::Status s = rocksdb::DB::Open(DbOptions(options, filter.get()), options.path, &raw);
   if (!s.ok()) {
     std::string text = s.ToString();
     if (s.IsIOError() && (text.find("lock") != std::string::npos || text.find("LOCK") != std::string::npos)) {
@@ -276,7 +278,7 @@ Result<std::vector<Store::BackupInfo>> Store::ListBackups(const std::string& dir
 
 Status Store::Reopen() {
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(DbOptions(expiry_filter_.get()), options_.path, &raw);
+  rocksdb::Status s = rocksdb::DB::Open(DbOptions(options_, expiry_filter_.get()), options_.path, &raw);
   if (!s.ok()) return Status::Internal("cannot reopen database after restore: " + s.ToString());
   db_.reset(raw);
   counts_.clear();

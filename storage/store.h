@@ -31,6 +31,9 @@ struct StoreOptions {
   std::string path;
   Durability durability = Durability::kPeriodic;
   int durability_ms = 10;
+  // Capacity of the block cache (uncompressed data blocks read from disk). Index and filter blocks
+  // are held outside it, by the open table files (about 1 % of the data plus 10 bits per key).
+  int block_cache_mb = 64;
   // Keys under these prefixes hold values that start with "{expires_ms}\n". Compactions drop them once
   // expired (Unix ms <= now), so they need no expiry index and no sweep. Readers must still check the
   // expiry themselves: an expired value stays readable until a compaction reaches it.

@@ -4,26 +4,49 @@
 #   tools/bench.sh                  the suite (echo insert get update delete list ilist mixed echo, ratios to echo)
 #                                   at concurrency 1 and 32, then changefeed, unique and cascade
 #   tools/bench.sh --smoke          every workload for one second: checks the tool, not the speed
+#   tools/bench.sh --scale [N]      get and ilist with 10,000 and with N (1,000,000) records, each on a
+#                                   fresh broker; prints the ratios and the broker's RSS
 #   tools/bench.sh -- ARGS...       mqdb-bench with ARGS (e.g. -- --workload get --concurrency 8)
-# Needs a build (tools/build.sh). BENCH=path/to/mqdb-bench and PLUGIN=path/to/mosquitto_mqdb.so override.
+# After each broker: its RSS and database size on stderr. Needs a build (tools/build.sh).
+# BENCH=path/to/mqdb-bench and PLUGIN=path/to/mosquitto_mqdb.so override; EXTRA_OPTS adds broker
+# configuration lines separated by ';' (e.g. EXTRA_OPTS="plugin_opt_block_cache_mb 16").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH="${BENCH:-build/mqdb-bench}"
 PLUGIN="${PLUGIN:-$(pwd)/build/mosquitto_mqdb.so}"
 mode="full"
 extra=()
+big=1000000
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) mode="smoke" ;;
+    --scale) mode="scale"; if [ $# -gt 1 ] && [[ "$2" =~ ^[0-9]+$ ]]; then big="$2"; shift; fi ;;
     --) shift; mode="custom"; extra=("$@"); break ;;
-    *) echo "usage: tools/bench.sh [--smoke | -- mqdb-bench args]" >&2; exit 2 ;;
+    *) echo "usage: tools/bench.sh [--smoke | --scale [N] | -- mqdb-bench args]" >&2; exit 2 ;;
   esac
   shift
 done
-port=18900
-while (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do port=$((port + 1)); done
-work="$(mktemp -d)"
-cat > "$work/mosquitto.conf" <<CONF
+
+broker=""
+work=""
+port=""
+stop_broker() {
+  [ -n "$broker" ] || return 0
+  local rss db
+  rss=$(awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$broker/status" 2>/dev/null || echo "?")
+  db=$(du -sm "$work/data" 2>/dev/null | cut -f1)
+  echo "# broker RSS ${rss} MB, database ${db:-?} MB" >&2
+  kill "$broker" 2>/dev/null || true
+  wait "$broker" 2>/dev/null || true
+  rm -rf "$work"
+  broker=""
+}
+trap stop_broker EXIT
+start_broker() {
+  port=18900
+  while (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do port=$((port + 1)); done
+  work="$(mktemp -d)"
+  cat > "$work/mosquitto.conf" <<CONF
 listener $port 127.0.0.1
 allow_anonymous true
 set_tcp_nodelay true
@@ -36,14 +59,30 @@ plugin_opt_admin_users bench
 plugin_opt_durability ${DURABILITY:-periodic}
 plugin_opt_sys_interval 0
 CONF
-mosquitto -c "$work/mosquitto.conf" > "$work/broker.log" 2>&1 &
-broker=$!
-trap 'kill $broker 2>/dev/null; wait $broker 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.05; done
+  [ -z "${EXTRA_OPTS:-}" ] || printf '%s\n' "$EXTRA_OPTS" | tr ';' '\n' >> "$work/mosquitto.conf"
+  mosquitto -c "$work/mosquitto.conf" > "$work/broker.log" 2>&1 &
+  broker=$!
+  for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.05; done
+}
 b() { "$BENCH" --port "$port" --username bench "$@"; }
+# Waits (up to 10 minutes) until the broker process, RocksDB's threads included, uses < 5 % of a core.
+wait_idle() {
+  local hz prev cur
+  hz=$(getconf CLK_TCK)
+  prev=$(awk '{print $14 + $15}' "/proc/$broker/stat")
+  for _ in $(seq 600); do
+    sleep 1
+    cur=$(awk '{print $14 + $15}' "/proc/$broker/stat")
+    [ $((cur - prev)) -lt $((hz / 20 + 1)) ] && return 0
+    prev=$cur
+  done
+  echo "# broker still busy after 10 minutes" >&2
+}
+
 case "$mode" in
-  custom) b "${extra[@]}" ;;
+  custom) start_broker; b "${extra[@]}" ;;
   smoke)
+    start_broker
     out=$(b --workload all --duration 1 --concurrency 2 --pipeline 4 --seed 200 --k 20 --write-rate 200 --format csv)
     echo "$out"
     for w in echo insert get update delete list ilist mixed changefeed unique cascade; do
@@ -55,7 +94,29 @@ case "$mode" in
     echo "$out" | grep -q '^changefeed,.*, 0 lost' || { echo "smoke: changefeed lost events" >&2; exit 1; }
     echo "$out" | grep -q '^cascade,.*20 child events' || { echo "smoke: cascade events missing" >&2; exit 1; }
     echo "bench smoke: ok" ;;
+  scale)
+    echo "# $(date -u +%Y-%m-%dT%H:%MZ)  $(nproc) cores  commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')  scale 10000 vs $big"
+    declare -A rate
+    for n in 10000 "$big"; do
+      start_broker
+      t0=$(date +%s)
+      b --workload get,ilist --seed "$n" --duration 1 > /dev/null  # seeds (the index on k first)
+      t1=$(date +%s)
+      wait_idle  # steady state: RocksDB's flushes and compactions after the load are done
+      echo "# seeded $n records in $((t1 - t0)) s, background work done after $(( $(date +%s) - t1 )) s more" >&2
+      rows=$(b --workload get,ilist --seed "$n" --reuse --duration "${DURATION:-5}" --format csv | grep -E '^(get|ilist),')
+      while IFS=, read -r w _ _ _ _ thr rest; do
+        rate[$w,$n]=$thr
+        printf '%-6s %8s records %10s req/s  p50/p95/p99 us %s\n' "$w" "$n" "$thr" "$(echo "$rest" | cut -d, -f1-3 | tr ',' '/')"
+      done <<< "$rows"
+      stop_broker
+    done
+    for w in get ilist; do
+      awk -v a="${rate[$w,$big]}" -v b="${rate[$w,10000]}" -v w="$w" -v n="$big" \
+        'BEGIN { printf "%-6s at %d records = %.2f x at 10000\n", w, n, a / b }'
+    done ;;
   full)
+    start_broker
     echo "# $(date -u +%Y-%m-%dT%H:%MZ)  $(nproc) cores  commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')  durability ${DURABILITY:-periodic}"
     b --workload suite --duration "${DURATION:-5}" --concurrency 1 --seed "${SEED:-10000}"
     b --workload suite --duration "${DURATION:-5}" --concurrency 32 --seed "${SEED:-10000}"

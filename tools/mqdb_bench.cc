@@ -46,6 +46,7 @@ struct Options {
   std::string format = "table";
   std::string entity = "bench";
   std::string username;
+  bool reuse = false;
 };
 
 void Usage() {
@@ -53,15 +54,17 @@ void Usage() {
       "usage: mqdb-bench [options]\n"
       "  --host H            broker address (127.0.0.1)\n"
       "  --port P            broker port (1883)\n"
-      "  --workload W        echo|insert|get|update|delete|list|ilist|mixed|changefeed|unique|cascade|suite|all\n"
-      "                      (suite): suite = echo, insert, get, update, delete, list, ilist, mixed, echo, each\n"
-      "                      as a ratio to the faster echo run; all = suite + changefeed, unique, cascade.\n"
+      "  --workload W        echo|insert|get|update|delete|list|ilist|mixed|changefeed|unique|cascade|suite|all,\n"
+      "                      or a comma-separated list of them (suite). suite = echo, insert, get, update,\n"
+      "                      delete, list, ilist, mixed, echo, each as a ratio to the faster echo run;\n"
+      "                      all = suite + changefeed, unique, cascade.\n"
       "                      list: limit 10 at a random offset < 50; ilist: indexed filter k = v matching 10\n"
       "                      seeded records (the index on k is added before seeding; needs --username of an admin)\n"
       "  --duration S        seconds per workload (5)\n"
       "  --concurrency N     clients, one connection and thread each (1)\n"
       "  --pipeline N        requests in flight per client (1)\n"
-      "  --seed N            records created before get/update/delete/list/mixed (1000)\n"
+      "  --seed N            records created before get/update/delete/list/ilist/mixed (1000)\n"
+      "  --reuse             the --seed records exist already (an earlier run on this broker made them)\n"
       "  --fields N          fields per record (5)\n"
       "  --field-size N      bytes per field (100): 5 x 100 is about the 600-byte records of the MQDB paper\n"
       "  --qos 0|1           QoS of requests (1); responses and events are QoS 1\n"
@@ -79,6 +82,7 @@ bool ParseArgs(int argc, char** argv, Options& o) {
     auto next = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
     const char* v = nullptr;
     if (a == "--help" || a == "-h") { Usage(); std::exit(0); }
+    if (a == "--reuse") { o.reuse = true; continue; }
     if (!(v = next())) { std::fprintf(stderr, "missing value for %s\n", a.c_str()); return false; }
     if (a == "--host") o.host = v;
     else if (a == "--port") o.port = std::atoi(v);
@@ -264,7 +268,7 @@ Result RunClients(const Options& o, const std::string& name, const std::function
 }
 
 void Seed(const Options& o) {
-  if (o.seed == 0) return;
+  if (o.seed == 0 || o.reuse) return;
   Options so = o;
   so.concurrency = 1;
   so.pipeline = 64;
@@ -549,7 +553,13 @@ int main(int argc, char** argv) {
   // echo runs first and last: ratios use the faster of the two, so a noisy machine cannot flatter them.
   if (o.workload == "suite") plan = {"echo", "insert", "get", "update", "delete", "list", "ilist", "mixed", "echo"};
   else if (o.workload == "all") plan = {"echo", "insert", "get", "update", "delete", "list", "ilist", "mixed", "echo", "changefeed", "unique", "cascade"};
-  else plan = {o.workload};
+  else {
+    for (size_t at = 0; at <= o.workload.size();) {  // a comma-separated list runs in that order
+      size_t comma = std::min(o.workload.find(',', at), o.workload.size());
+      plan.push_back(o.workload.substr(at, comma - at));
+      at = comma + 1;
+    }
+  }
   if (std::find(plan.begin(), plan.end(), "ilist") != plan.end()) {
     // Added before any record exists, the index is maintained by every create: no back-fill to wait for.
     std::string r = AdminSetup(o, "$DB/_admin/index/" + o.entity + "/add", R"({"fields":["k"]})");

@@ -24,7 +24,8 @@ TEST(Options, AllOptions) {
                          {"node_id", "n1"}, {"outbox_retry_ms", "50"}, {"outbox_max_retries", "3"},
                          {"backup_dir", "/tmp/b"}, {"cluster_user", "peer"}, {"acl_fallback", "defer"},
                          {"dedup_window_s", "60"}, {"ownership", "notes=owner, docs = author"}, {"rate_limit", "100"},
-                         {"max_inflight", "7"}, {"max_scan", "5000"}, {"group_timeout_s", "9"}, {"bench_echo", "true"}});
+                         {"max_inflight", "7"}, {"max_scan", "5000"}, {"group_timeout_s", "9"}, {"bench_echo", "true"},
+                         {"block_cache_mb", "128"}});
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(c->backup_dir, "/tmp/b");
   EXPECT_EQ(c->cluster_user, "peer");
@@ -38,6 +39,7 @@ TEST(Options, AllOptions) {
   EXPECT_TRUE(c->bench_echo);
   EXPECT_EQ(c->store.durability, Durability::kImmediate);
   EXPECT_EQ(c->store.durability_ms, 25);
+  EXPECT_EQ(c->store.block_cache_mb, 128);
   EXPECT_EQ(c->admin_users, (std::vector<std::string>{"root", "ops"}));
   EXPECT_EQ(c->max_payload, 1024u);
   EXPECT_EQ(c->sys_interval_s, 0);

@@ -197,6 +197,25 @@ TEST_F(ServiceTest, CrudRoundTripWithEnvelopes) {
   EXPECT_EQ(Envelope("$DB/users/u1", ""), R"({"status":"error","code":404,"message":"not found: users/u1"})");
 }
 
+// Envelopes are assembled as text; they must equal the cJSON rendering of the same object.
+TEST_F(ServiceTest, EnvelopesAreWhatCJsonPrints) {
+  Service::Reply r;
+  r.status = Status::BadRequest("bad \"x\"\n\x01 \xC3\xA9");
+  r.request_id = "id\\\"\t";
+  Json expect = NewObject();
+  cJSON_AddStringToObject(expect.get(), "status", "error");
+  cJSON_AddNumberToObject(expect.get(), "code", 400);
+  cJSON_AddStringToObject(expect.get(), "message", r.status.message().c_str());
+  cJSON_AddStringToObject(expect.get(), "request_id", r.request_id->c_str());
+  EXPECT_EQ(Service::Envelope(r), Print(expect.get()));
+  Service::Reply ok;
+  ok.data = test::J(R"({"a":[1,2.5,-3e+40,"s"],"b":{"c":null,"d":true}})");
+  Json expect_ok = NewObject();
+  cJSON_AddStringToObject(expect_ok.get(), "status", "ok");
+  cJSON_AddItemToObject(expect_ok.get(), "data", cJSON_Duplicate(ok.data.get(), true));
+  EXPECT_EQ(Service::Envelope(ok), Print(expect_ok.get()));
+}
+
 TEST_F(ServiceTest, BadInputGetsSpecificErrorsAndStoresNothing) {
   ASSERT_TRUE(Call("$DB/users/create", R"({"id":"keep","v":1})").status.ok());
   auto before = Everything();
