@@ -6,9 +6,11 @@
 #include <rocksdb/options.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
+#include <rocksdb/write_buffer_manager.h>
 #include <rocksdb/utilities/backup_engine.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
@@ -64,7 +66,12 @@ rocksdb::Options DbOptions(const StoreOptions& options, const rocksdb::Compactio
   // instead of searching every level's index blocks.
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-  table.block_cache = rocksdb::NewLRUCache(static_cast<size_t>(options.block_cache_mb) << 20);
+  // One memory budget: memtables are charged to the block cache (a write buffer manager flushes them
+  // once they hold half of it), so RocksDB's memory stays within block_cache_mb plus the table readers.
+  const size_t budget = static_cast<size_t>(options.block_cache_mb) << 20;
+  table.block_cache = rocksdb::NewLRUCache(budget);
+  ro.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(budget / 2, table.block_cache);
+  ro.write_buffer_size = std::min<size_t>(64 << 20, std::max<size_t>(budget / 4, 1 << 20));
   ro.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   ro.keep_log_file_num = 3;
   ro.max_log_file_size = 4 << 20;
@@ -212,6 +219,15 @@ int64_t Store::record_count() const {
 int64_t Store::EntityCount(const std::string& entity) const {
   auto it = counts_.find(entity);
   return it == counts_.end() ? 0 : it->second;
+}
+
+Store::Memory Store::MemoryUsage() const {
+  Memory m;
+  if (!db_) return m;
+  db_->GetIntProperty("rocksdb.cur-size-all-mem-tables", &m.memtables);
+  db_->GetIntProperty("rocksdb.estimate-table-readers-mem", &m.table_readers);
+  db_->GetIntProperty("rocksdb.block-cache-usage", &m.block_cache);
+  return m;
 }
 
 Status Store::CompactAll() {

@@ -99,6 +99,13 @@ class Store {
   WalSyncer& syncer() { return *syncer_; }
   Durability durability() const { return options_.durability; }
   uint64_t ApproximateBytes() const;
+  // Where RocksDB's memory is, in bytes: memtables (at most 2 x 64 MB), table readers (index and
+  // filter blocks of the open files: they grow with the data) and the block cache (at most
+  // StoreOptions::block_cache_mb).
+  struct Memory {
+    uint64_t memtables = 0, table_readers = 0, block_cache = 0;
+  };
+  Memory MemoryUsage() const;
   // Compacts the whole key range now (tests, and operators after bulk deletes).
   Status CompactAll();
 

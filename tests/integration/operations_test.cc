@@ -37,7 +37,8 @@ TEST(Operations, SysTopicsArePublishedAsPlainNumbers) {
       "requests/create", "requests/read",  "requests/update", "requests/delete", "requests/list",
       "requests/count",  "requests/admin", "errors/4xx",      "errors/5xx",      "latency/p50_us",
       "latency/p99_us",  "records",        "events/published", "outbox/pending", "outbox/dead",
-      "storage/bytes",   "dedup/hits",     "consumer_groups/members"};
+      "storage/bytes",   "dedup/hits",     "consumer_groups/members", "storage/memory/memtables",
+      "storage/memory/table_readers",      "storage/memory/block_cache"};
   std::map<std::string, std::string> values;
   // Wait for a publication that reflects both creates (retained copies may predate them).
   ASSERT_TRUE(WaitFor([&] {

@@ -297,7 +297,8 @@ TEST_F(ServiceTest, HealthAndSysValues) {
   for (const char* name : {"requests/create", "requests/read", "requests/update", "requests/delete", "requests/list",
                            "requests/count", "requests/admin", "errors/4xx", "errors/5xx", "latency/p50_us",
                            "latency/p99_us", "records", "events/published", "outbox/pending", "outbox/dead",
-                           "storage/bytes", "dedup/hits", "consumer_groups/members"}) {
+                           "storage/bytes", "dedup/hits", "consumer_groups/members", "storage/memory/memtables",
+                           "storage/memory/table_readers", "storage/memory/block_cache"}) {
     EXPECT_TRUE(sys.count(name)) << name;
   }
   EXPECT_EQ(sys["records"], "1");

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "storage/keys.h"
 #include "test_util.h"
 
@@ -55,6 +57,28 @@ TEST(Store, CompactionsDropExpiredValuesOfExpiringPrefixesOnly) {
   EXPECT_EQ(*store->Get("dedup/new").value(), "99999999999999\nlive");
   EXPECT_TRUE(store->Get("dedup/odd").value());
   EXPECT_TRUE(store->Get("data/x/1").value());
+}
+
+// Memtables are charged to the block cache: writing far more than block_cache_mb keeps RocksDB's
+// memtables and cache within it (the documented RSS bound depends on this).
+TEST(Store, MemtablesAndBlockCacheStayWithinTheConfiguredBudget) {
+  test::TempDir dir;
+  StoreOptions o{dir.path(), Durability::kNone, 5};
+  o.block_cache_mb = 4;
+  auto store = std::move(Store::Open(o).value());
+  const std::string value(1000, 'v');
+  size_t peak = 0;
+  for (int i = 0; i < 20000; ++i) {  // 20 MB
+    Batch b;
+    b.Put(keys::Data("e", std::to_string(i)), value + std::to_string(i));
+    ASSERT_TRUE(store->Commit(b).ok());
+    if (i % 1000 == 0) peak = std::max<size_t>(peak, store->MemoryUsage().block_cache);
+  }
+  const Store::Memory m = store->MemoryUsage();
+  ASSERT_GT(m.memtables, 0u);
+  EXPECT_GE(m.block_cache, m.memtables) << "no reads were made: the cache holds the memtables' reservation";
+  EXPECT_LE(std::max<size_t>(peak, m.block_cache), size_t{4} << 20) << "memtables are charged to the 4 MB cache";
+  EXPECT_EQ(*store->Get(keys::Data("e", "7")).value(), value + "7");
 }
 
 TEST(Store, CountersAreWrittenWithTheBatchAndSurviveReopen) {
