@@ -31,9 +31,10 @@ struct StoreOptions {
   std::string path;
   Durability durability = Durability::kPeriodic;
   int durability_ms = 10;
-  // Capacity of the block cache (uncompressed data blocks read from disk). Index and filter blocks
-  // are held outside it, by the open table files (about 1 % of the data plus 10 bits per key).
-  int block_cache_mb = 64;
+  // RocksDB's memory budget: the block cache (uncompressed data blocks) with the memtables charged to
+  // it (flushed once they hold half). Index and filter blocks are held outside it, by the open table
+  // files: about 7.5 MB per million 600-byte records.
+  int block_cache_mb = 128;
   // Keys under these prefixes hold values that start with "{expires_ms}\n". Compactions drop them once
   // expired (Unix ms <= now), so they need no expiry index and no sweep. Readers must still check the
   // expiry themselves: an expired value stays readable until a compaction reaches it.
