@@ -164,6 +164,22 @@ Result<std::optional<std::string>> Store::Get(std::string_view key) const {
   return std::optional<std::string>(std::move(value));
 }
 
+Result<std::vector<std::optional<std::string>>> Store::MultiGet(const std::vector<std::string>& keys) const {
+  if (!db_) return Status::Unavailable("database unavailable");
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  db_->MultiGet(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), keys.size(), slices.data(), values.data(),
+                statuses.data());
+  std::vector<std::optional<std::string>> out(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    if (!statuses[i].ok()) return FromRocks(statuses[i], "multiget");
+    out[i] = values[i].ToString();
+  }
+  return out;
+}
+
 Status Store::Scan(std::string_view prefix, const Visitor& visit, std::string_view start) const {
   if (!db_) return Status::Unavailable("database unavailable");
   std::string upper = PrefixEnd(prefix);

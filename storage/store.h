@@ -84,6 +84,9 @@ class Store {
   Store& operator=(const Store&) = delete;
 
   Result<std::optional<std::string>> Get(std::string_view key) const;
+  // Several point reads at once (RocksDB MultiGet: one pass per level for all keys); results in the
+  // order of `keys`, nullopt where absent.
+  Result<std::vector<std::optional<std::string>>> MultiGet(const std::vector<std::string>& keys) const;
 
   // Visits the keys starting with `prefix` in byte order, from `start` (inclusive; empty: from the
   // prefix) until `visit` returns false.
