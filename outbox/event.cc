@@ -23,7 +23,7 @@ OutboxEntry BuildEntry(const std::vector<Change>& changes, uint64_t first_seq, c
   uint64_t seq = first_seq;
   for (const auto& c : changes) {
     // Assembled as text around the record printed when it was staged (printing it again, or
-    // duplicating its tree, was a third of a write's CPU). Same bytes as cJSON would print.
+    // duplicating its tree, was a quarter of a write's CPU). Same bytes as cJSON would print.
     std::string payload = R"({"sequence":)" + std::to_string(seq) + R"(,"entity":)";
     AppendJsonString(payload, c.entity);
     payload += R"(,"id":)";

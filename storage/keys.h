@@ -28,6 +28,8 @@ constexpr std::string_view kOutboxPrefix = "outbox/";
 constexpr std::string_view kDeadPrefix = "dead/";
 constexpr std::string_view kTtlPrefix = "ttl/";
 constexpr std::string_view kDedupPrefix = "dedup/";
+// The first version indexed dedup/ expiries under this prefix; compactions now drop what is left of it.
+constexpr std::string_view kRetiredDedupExpiryPrefix = "dedupx/";
 
 std::string Data(std::string_view entity, std::string_view id);
 std::string MetaCount(std::string_view entity);

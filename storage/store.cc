@@ -30,14 +30,16 @@ std::string PrefixEnd(std::string_view prefix) {
   return end;  // empty: no upper bound
 }
 
-// Drops expired values under the expiring prefixes (StoreOptions), and keys of the retired dedupx/
-// expiry index (version 1 indexed dedup/ expiries; the filter replaced it).
+// Drops expired values under the expiring prefixes (StoreOptions), and what is left of the retired
+// dedup/ expiry index (keys::kRetiredDedupExpiryPrefix; this filter replaced it).
 class ExpiryFilter : public rocksdb::CompactionFilter {
  public:
   explicit ExpiryFilter(std::vector<std::string> prefixes) : prefixes_(std::move(prefixes)) {}
   const char* Name() const override { return "mqdb.ExpiryFilter"; }
   bool Filter(int, const rocksdb::Slice& key, const rocksdb::Slice& value, std::string*, bool*) const override {
-    if (key.starts_with("dedupx/")) return true;
+    if (key.starts_with(rocksdb::Slice(keys::kRetiredDedupExpiryPrefix.data(), keys::kRetiredDedupExpiryPrefix.size()))) {
+      return true;
+    }
     for (const auto& p : prefixes_) {
       if (!key.starts_with(p)) continue;
       int64_t expires = 0;

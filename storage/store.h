@@ -110,7 +110,7 @@ class Store {
     uint64_t memtables = 0, table_readers = 0, block_cache = 0;
   };
   Memory MemoryUsage() const;
-  // Compacts the whole key range now (tests, and operators after bulk deletes).
+  // Compacts the whole key range now (tests use it to see what compactions drop).
   Status CompactAll();
 
   // Online backups (RocksDB BackupEngine in `dir`), identified by a name (1-128 of [A-Za-z0-9_-]).
