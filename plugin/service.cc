@@ -195,9 +195,20 @@ Service::Reply Service::Handle(const Request& req) {
   }
   if (target.kind == RequestKind::kInvalid) { reply.status = target.error; return reply; }
   if (target.kind == RequestKind::kEcho) {
-    // The benchmark floor: the same request/response path with no parsing and no storage.
-    if (!config_.bench_echo) reply.status = Status::BadRequest("unknown request topic: $DB/_echo (enable plugin_opt_bench_echo)");
-    else reply.envelope = std::make_shared<const std::string>(R"({"status":"ok","data":{}})");
+    // The benchmark floor: the same request/response path with no parsing and no storage. A payload
+    // comes back as a string (data.echo), so the floor can also be measured with records' sizes.
+    if (!config_.bench_echo) {
+      reply.status = Status::BadRequest("unknown request topic: $DB/_echo (enable plugin_opt_bench_echo)");
+    } else if (req.payload.empty()) {
+      reply.envelope = std::make_shared<const std::string>(R"({"status":"ok","data":{}})");
+    } else if (!IsValidUtf8(req.payload)) {
+      reply.status = Status::BadRequest("invalid payload: not UTF-8");
+    } else {
+      std::string env = R"({"status":"ok","data":{"echo":)";
+      AppendJsonString(env, req.payload);
+      env += "}}";
+      reply.envelope = std::make_shared<const std::string>(std::move(env));
+    }
     return reply;
   }
   auto payload = ParsePayload(req.payload);

@@ -54,12 +54,14 @@ void Usage() {
       "usage: mqdb-bench [options]\n"
       "  --host H            broker address (127.0.0.1)\n"
       "  --port P            broker port (1883)\n"
-      "  --workload W        echo|insert|get|update|delete|list|ilist|mixed|changefeed|unique|cascade|suite|all,\n"
+      "  --workload W        echo|echo-record|insert|get|update|delete|list|ilist|mixed|changefeed|unique|cascade|\n"
+      "                      suite|all,\n"
       "                      or a comma-separated list of them (suite). suite = echo, insert, get, update,\n"
       "                      delete, list, ilist, mixed, echo, each as a ratio to the faster echo run;\n"
       "                      all = suite + changefeed, unique, cascade.\n"
       "                      list: limit 10 at a random offset < 50; ilist: indexed filter k = v matching 10\n"
-      "                      seeded records (the index on k is added before seeding; needs --username of an admin)\n"
+      "                      seeded records (the index on k is added before seeding; needs --username of an admin);\n"
+      "                      echo-record: echo with an insert's record as payload, returned as a string\n"
       "  --duration S        seconds per workload (5)\n"
       "  --concurrency N     clients, one connection and thread each (1)\n"
       "  --pipeline N        requests in flight per client (1)\n"
@@ -300,6 +302,14 @@ Result Workload(const Options& o, const std::string& w) {
     return RunClients(o, w, per_client([](auto&, uint64_t, int, std::string& t, std::string& p) {
       t = "$DB/_echo";
       p = "{}";
+      return true;
+    }));
+  }
+  if (w == "echo-record") {
+    // The floor with an insert's sizes: the record goes to $DB/_echo and comes back as a string.
+    return RunClients(o, w, per_client([&o](std::mt19937_64& rng, uint64_t, int, std::string& t, std::string& p) {
+      t = "$DB/_echo";
+      p = Record(o, rng);
       return true;
     }));
   }

@@ -24,6 +24,7 @@ class ServiceTest : public ::testing::Test {
     c.admin_users = {"admin"};
     c.node_id = "n1";
     c.backup_dir = dir_.path() + "-backups";
+    c.bench_echo = bench_echo_;
     svc_.reset();
     svc_ = std::move(Service::Open(c).value());
   }
@@ -52,6 +53,7 @@ class ServiceTest : public ::testing::Test {
   }
 
   test::TempDir dir_;
+  bool bench_echo_ = false;
   std::unique_ptr<Service> svc_;
 };
 
@@ -214,6 +216,17 @@ TEST_F(ServiceTest, EnvelopesAreWhatCJsonPrints) {
   cJSON_AddStringToObject(expect_ok.get(), "status", "ok");
   cJSON_AddItemToObject(expect_ok.get(), "data", cJSON_Duplicate(ok.data.get(), true));
   EXPECT_EQ(Service::Envelope(ok), Print(expect_ok.get()));
+}
+
+TEST_F(ServiceTest, EchoAnswersOnlyWhenEnabledAndReturnsThePayloadAsAString) {
+  EXPECT_EQ(Text(Call("$DB/_echo", "")),
+            R"x({"status":"error","code":400,"message":"unknown request topic: $DB/_echo (enable plugin_opt_bench_echo)"})x");
+  bench_echo_ = true;
+  Open();
+  EXPECT_EQ(Text(Call("$DB/_echo", "")), R"({"status":"ok","data":{}})");
+  EXPECT_EQ(Text(Call("$DB/_echo", R"({"a":"x\y"})")), R"({"status":"ok","data":{"echo":"{\"a\":\"x\\y\"}"}})");
+  EXPECT_EQ(Call("$DB/_echo", "\xff").status.code(), 400);
+  EXPECT_EQ(svc_->store().record_count(), 0) << "nothing stored";
 }
 
 TEST_F(ServiceTest, BadInputGetsSpecificErrorsAndStoresNothing) {
