@@ -75,6 +75,8 @@ rocksdb::Options DbOptions(const StoreOptions& options, const rocksdb::Compactio
   ro.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(budget / 2, table.block_cache);
   ro.write_buffer_size = std::min<size_t>(64 << 20, std::max<size_t>(budget / 4, 1 << 20));
   ro.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  ro.memtable_prefix_bloom_size_ratio = 0.02;
+  ro.memtable_whole_key_filtering = true;
   ro.keep_log_file_num = 3;
   ro.max_log_file_size = 4 << 20;
   return ro;
@@ -98,7 +100,13 @@ void Batch::Delete(std::string key) {
 }
 
 void Batch::DeleteRange(std::string begin, std::string end) {
+  range_deletes_ = true;
   ops_.push_back({Kind::kDeleteRange, std::move(begin), std::move(end)});
+}
+
+bool Batch::IsLast(size_t i) const {
+  auto it = latest_.find(ops_[i].key);
+  return it != latest_.end() && it->second == i;
 }
 
 std::optional<std::optional<std::string>> Batch::Staged(const std::string& key) const {
@@ -199,23 +207,42 @@ Status Store::Scan(std::string_view prefix, const Visitor& visit, std::string_vi
 
 Result<uint64_t> Store::Commit(const Batch& batch) {
   if (!db_) return Status::Unavailable("database unavailable");
-  rocksdb::WriteBatch wb;
-  for (const auto& op : batch.ops()) {
-    switch (op.kind) {
-      case Batch::Kind::kPut: wb.Put(op.key, op.value); break;
-      case Batch::Kind::kDelete: wb.Delete(op.key); break;
-      case Batch::Kind::kDeleteRange: wb.DeleteRange(op.key, op.value); break;
-    }
-  }
+  // The batch's own ops, then meta/seq and meta/count/{entity}.
+  std::vector<Batch::Op> meta;
   uint64_t new_seq = batch.last_seq.value_or(last_seq_);
-  if (batch.last_seq) wb.Put(std::string(keys::kMetaSeq), std::to_string(new_seq));
+  if (batch.last_seq) meta.push_back({Batch::Kind::kPut, std::string(keys::kMetaSeq), std::to_string(new_seq)});
   std::map<std::string, int64_t> new_counts;
   for (const auto& [entity, delta] : batch.count_deltas()) {
     if (delta == 0) continue;
     int64_t n = EntityCount(entity) + delta;
     new_counts[entity] = n;
-    if (n == 0) wb.Delete(keys::MetaCount(entity));
-    else wb.Put(keys::MetaCount(entity), std::to_string(n));
+    if (n == 0) meta.push_back({Batch::Kind::kDelete, keys::MetaCount(entity), {}});
+    else meta.push_back({Batch::Kind::kPut, keys::MetaCount(entity), std::to_string(n)});
+  }
+  rocksdb::WriteBatch wb;
+  auto add = [&wb](const Batch::Op& op) {
+    switch (op.kind) {
+      case Batch::Kind::kPut: wb.Put(op.key, op.value); break;
+      case Batch::Kind::kDelete: wb.Delete(op.key); break;
+      case Batch::Kind::kDeleteRange: wb.DeleteRange(op.key, op.value); break;
+    }
+  };
+  if (batch.has_range_deletes()) {
+    // A range delete and a later Put inside its range must keep their order: apply as staged.
+    for (const auto& op : batch.ops()) add(op);
+    for (const auto& op : meta) add(op);
+  } else {
+    // Without range deletes only each key's last op matters, and applying them in key order lets the
+    // memtable's skip list reuse the previous insert's search path (keys of one write are neighbours:
+    // outbox/{old} deleted next to outbox/{new}, meta/count next to meta/seq).
+    std::vector<const Batch::Op*> final_ops;
+    final_ops.reserve(batch.ops().size() + meta.size());
+    for (size_t i = 0; i < batch.ops().size(); ++i) {
+      if (batch.IsLast(i)) final_ops.push_back(&batch.ops()[i]);
+    }
+    for (const auto& op : meta) final_ops.push_back(&op);
+    std::sort(final_ops.begin(), final_ops.end(), [](const Batch::Op* a, const Batch::Op* b) { return a->key < b->key; });
+    for (const Batch::Op* op : final_ops) add(*op);
   }
   rocksdb::WriteOptions wo;
   wo.sync = false;  // durability comes from the WalSyncer, never from blocking the broker thread

@@ -63,6 +63,8 @@ class Batch {
   const std::map<std::string, int64_t>& count_deltas() const { return count_deltas_; }
 
   const std::vector<Op>& ops() const { return ops_; }
+  bool has_range_deletes() const { return range_deletes_; }
+  bool IsLast(size_t i) const;  // ops()[i] is the last Put/Delete of its key (false for range deletes)
   bool empty() const { return ops_.empty() && !last_seq && count_deltas_.empty(); }
 
   std::optional<uint64_t> last_seq;  // new meta/seq, written with the batch
@@ -71,6 +73,7 @@ class Batch {
   std::vector<Op> ops_;
   std::unordered_map<std::string, size_t> latest_;  // key -> index of its last Put/Delete in ops_
   std::map<std::string, int64_t> count_deltas_;
+  bool range_deletes_ = false;
 };
 
 class Store {

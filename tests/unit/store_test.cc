@@ -117,6 +117,33 @@ TEST(Store, StagedReadsSeeTheBatchsOwnWrites) {
   EXPECT_EQ(b.Staged("k").value(), "2");
 }
 
+// Commit applies a batch in key order (faster memtable inserts); the outcome must still be the
+// batch's last op per key, and a Put after a range delete over it must survive.
+TEST(Store, CommitKeepsTheLastOpPerKeyAndPutsAfterARangeDelete) {
+  test::TempDir dir;
+  auto store = OpenAt(dir.path());
+  Batch b;
+  b.Put("k/2", "first");
+  b.Put("k/1", "x");
+  b.Delete("k/2");
+  b.Put("k/2", "last");
+  b.Delete("k/1");
+  b.Put("k/0", "zero");
+  ASSERT_TRUE(store->Commit(b).ok());
+  EXPECT_EQ(*store->Get("k/2").value(), "last");
+  EXPECT_FALSE(store->Get("k/1").value());
+  EXPECT_EQ(*store->Get("k/0").value(), "zero");
+
+  Batch r;
+  r.Put("k/9", "gone");
+  r.DeleteRange("k/", "k0");
+  r.Put("k/5", "after the range delete");
+  ASSERT_TRUE(store->Commit(r).ok());
+  EXPECT_FALSE(store->Get("k/0").value());
+  EXPECT_FALSE(store->Get("k/9").value());
+  EXPECT_EQ(*store->Get("k/5").value(), "after the range delete");
+}
+
 TEST(Store, SecondOpenOfTheSameDatabaseIsRefused) {
   test::TempDir dir;
   auto first = OpenAt(dir.path());
