@@ -1,6 +1,7 @@
 // Strict JSON parsing for client payloads; see json.h for the rules and why they live here.
 #include "storage/json.h"
 
+#include <charconv>
 #include <cmath>
 #include <set>
 
@@ -112,10 +113,8 @@ Result<Json> ParseStored(std::string_view text) {
 }
 
 std::string Print(const cJSON* j) {
-  char* s = cJSON_PrintUnformatted(j);
-  if (!s) return "null";
-  std::string out(s);
-  cJSON_free(s);
+  std::string out;
+  AppendJson(out, j);
   return out;
 }
 
@@ -148,14 +147,55 @@ void AppendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
-void AppendJson(std::string& out, const cJSON* j) {
-  if (cJSON_IsRaw(j)) {
-    out.append(j->valuestring);
+namespace {
+
+// cJSON prints a number with sprintf "%1.15g" (or "%1.17g" when 15 digits do not round-trip). Every
+// integral value below 1e15 in magnitude comes out of "%1.15g" as its plain decimal digits, so those
+// (record timestamps, versions, counters) are written with to_chars; anything else (-0 included, which
+// prints as "-0") is left to cJSON itself, so the output stays identical.
+void AppendNumber(std::string& out, const cJSON* j) {
+  const double d = j->valuedouble;
+  char buf[32];
+  if (std::isfinite(d) && std::floor(d) == d && std::fabs(d) < 1e15 && !(d == 0 && std::signbit(d))) {
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, static_cast<int64_t>(d));
+    out.append(buf, static_cast<size_t>(end - buf));
     return;
   }
   char* s = cJSON_PrintUnformatted(j);
   out.append(s ? s : "null");
   cJSON_free(s);
+}
+
+}  // namespace
+
+void AppendJson(std::string& out, const cJSON* j) {
+  // The same output as cJSON_PrintUnformatted, without its per-item buffer management and its
+  // sprintf/sscanf round trip for every number (a quarter of printing a record).
+  if (!j) { out.append("null"); return; }
+  switch (j->type & 0xFF) {
+    case cJSON_NULL: out.append("null"); return;
+    case cJSON_False: out.append("false"); return;
+    case cJSON_True: out.append("true"); return;
+    case cJSON_Number: AppendNumber(out, j); return;
+    case cJSON_Raw: if (j->valuestring) out.append(j->valuestring); return;
+    case cJSON_String: AppendJsonString(out, j->valuestring ? j->valuestring : ""); return;
+    case cJSON_Array:
+    case cJSON_Object: {
+      const bool object = (j->type & 0xFF) == cJSON_Object;
+      out.push_back(object ? '{' : '[');
+      for (const cJSON* c = j->child; c; c = c->next) {
+        if (c != j->child) out.push_back(',');
+        if (object) {
+          AppendJsonString(out, c->string ? c->string : "");
+          out.push_back(':');
+        }
+        AppendJson(out, c);
+      }
+      out.push_back(object ? '}' : ']');
+      return;
+    }
+    default: out.append("null"); return;  // cJSON_Invalid: never built by this code
+  }
 }
 
 Json NewObject() { return Json(cJSON_CreateObject()); }
