@@ -2,6 +2,7 @@
 
 #include <rocksdb/cache.h>
 #include <rocksdb/compaction_filter.h>
+#include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/filter_policy.h>
@@ -77,6 +78,14 @@ rocksdb::Options DbOptions(const StoreOptions& options, const rocksdb::Compactio
   ro.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   ro.memtable_prefix_bloom_size_ratio = 0.02;
   ro.memtable_whole_key_filtering = true;
+  // LZ4 when this RocksDB has it: reads that miss the block cache (large databases) spend most of their
+  // time decompressing, and LZ4 does that faster than the default Snappy (in-process, 1M records: an
+  // indexed list 28 -> 26 us) with files no larger. Each file records its own codec, so a database
+  // written with Snappy stays readable.
+  const auto codecs = rocksdb::GetSupportedCompressions();
+  if (std::find(codecs.begin(), codecs.end(), rocksdb::kLZ4Compression) != codecs.end()) {
+    ro.compression = rocksdb::kLZ4Compression;
+  }
   ro.keep_log_file_num = 3;
   ro.max_log_file_size = 4 << 20;
   return ro;
