@@ -491,6 +491,8 @@ std::vector<std::pair<std::string, std::string>> Service::SysValues() const {
   v.emplace_back("storage/memory/memtables", std::to_string(mem.memtables));
   v.emplace_back("storage/memory/table_readers", std::to_string(mem.table_readers));
   v.emplace_back("storage/memory/block_cache", std::to_string(mem.block_cache));
+  v.emplace_back("storage/tombstones_skipped", std::to_string(store_->tombstones_skipped()));
+  v.emplace_back("storage/range_compactions", std::to_string(store_->range_compactions()));
   v.emplace_back("dedup/hits", std::to_string(dedup_hits_));
   v.emplace_back("consumer_groups/members", std::to_string(groups_.member_count()));
   return v;

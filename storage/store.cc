@@ -5,6 +5,8 @@
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/perf_context.h>
+#include <rocksdb/perf_level.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_buffer_manager.h>
@@ -150,14 +152,28 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
 
 Store::Store(StoreOptions options, rocksdb::DB* db) : options_(std::move(options)), db_(db) {
   syncer_ = std::make_unique<WalSyncer>(options_.durability, options_.durability_ms, [this] {
-    std::lock_guard<std::mutex> lock(db_mu_);
+    std::shared_lock<std::shared_mutex> lock(db_mu_);
     if (!db_) return Status::Unavailable("database unavailable");
     return FromRocks(db_->SyncWAL(), "SyncWAL");
+  });
+  compactor_ = std::make_unique<RangeCompactor>([this](const std::string& begin, const std::string& end) {
+    std::shared_lock<std::shared_mutex> lock(db_mu_);
+    if (!db_) return Status::Unavailable("database unavailable");
+    rocksdb::CompactRangeOptions o;
+    o.exclusive_manual_compaction = false;  // automatic compactions go on meanwhile
+    // The default for bottommost files with a compaction filter (ours) is to compact them too: that is
+    // where tombstones are finally dropped.
+    rocksdb::Slice b(begin), e(end);
+    rocksdb::Status s = db_->CompactRange(o, &b, &e);
+    if (s.IsIncomplete()) return Status::Ok();  // aborted by DisableManualCompaction (close, restore)
+    return FromRocks(s, "compact range");
   });
 }
 
 Store::~Store() {
-  syncer_.reset();  // stop the thread before the database goes away
+  syncer_.reset();  // stop the threads before the database goes away
+  if (db_) db_->DisableManualCompaction();  // a running range compaction returns at once
+  compactor_.reset();
   if (!db_) return;
   db_->SyncWAL();   // a clean shutdown loses nothing, whatever the durability mode
   db_->Close();
@@ -207,9 +223,26 @@ Status Store::Scan(std::string_view prefix, const Visitor& visit, std::string_vi
   if (!upper.empty()) ro.iterate_upper_bound = &upper_slice;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
   std::string_view from = start.empty() ? prefix : start;
+  // Count the tombstones this scan steps over (RocksDB's per-thread perf counters, on only here).
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kEnableCount);
+  rocksdb::PerfContext* perf = rocksdb::get_perf_context();
+  const uint64_t skipped_before = perf->internal_delete_skipped_count;
+  std::string last;
   for (it->Seek(rocksdb::Slice(from.data(), from.size())); it->Valid(); it->Next()) {
     rocksdb::Slice k = it->key(), v = it->value();
-    if (!visit(std::string_view(k.data(), k.size()), std::string_view(v.data(), v.size()))) break;
+    if (!visit(std::string_view(k.data(), k.size()), std::string_view(v.data(), v.size()))) {
+      last.assign(k.data(), k.size());
+      break;
+    }
+  }
+  const uint64_t skipped = perf->internal_delete_skipped_count - skipped_before;
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
+  if (skipped > 0) {
+    tombstones_skipped_.fetch_add(skipped);
+    if (options_.compact_after_tombstones > 0 && skipped >= options_.compact_after_tombstones) {
+      // The tombstones lie between `from` and where the scan stopped (the prefix's end if it ran out).
+      compactor_->Request(std::string(from), last.empty() ? (upper.empty() ? std::string(from) + '\xff' : upper) : last);
+    }
   }
   return FromRocks(it->status(), "scan");
 }
@@ -364,7 +397,8 @@ Status Store::Restore(const std::string& dir, const std::string& name) {
   const uint64_t seq_before = last_seq_;
   Status result;
   {
-    std::lock_guard<std::mutex> lock(db_mu_);  // the syncer must not touch the database meanwhile
+    db_->DisableManualCompaction();  // a running range compaction gives up the database at once
+    std::unique_lock<std::shared_mutex> lock(db_mu_);  // the syncer and compactor must not touch it meanwhile
     db_->SyncWAL();
     db_->Close();
     db_.reset();

@@ -6,13 +6,15 @@
 // WriteBatch.
 //
 // Threading: Open, Get, Scan and Commit are called from one thread (the broker thread). The WalSyncer
-// thread only calls RocksDB's SyncWAL, which RocksDB allows concurrently with writes.
+// thread only calls RocksDB's SyncWAL and the RangeCompactor thread only CompactRange, both of which
+// RocksDB allows concurrently with reads and writes.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
+#include <shared_mutex>
 #include <unordered_map>
 #include <memory>
 #include <optional>
@@ -20,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "storage/range_compactor.h"
 #include "storage/status.h"
 #include "storage/wal_syncer.h"
 
@@ -39,6 +42,9 @@ struct StoreOptions {
   // expired (Unix ms <= now), so they need no expiry index and no sweep. Readers must still check the
   // expiry themselves: an expired value stays readable until a compaction reaches it.
   std::vector<std::string> expiring_prefixes;
+  // A scan that steps over at least this many deleted keys (tombstones) has the key range it covered
+  // compacted in the background, so later scans do not step over them again. 0: never.
+  uint64_t compact_after_tombstones = 256;
 };
 
 // A set of writes applied all-or-nothing. A plain value: building one touches no database.
@@ -92,7 +98,8 @@ class Store {
   Result<std::vector<std::optional<std::string>>> MultiGet(const std::vector<std::string>& keys) const;
 
   // Visits the keys starting with `prefix` in byte order, from `start` (inclusive; empty: from the
-  // prefix) until `visit` returns false.
+  // prefix) until `visit` returns false. A scan that steps over compact_after_tombstones deleted keys
+  // hands the range it covered to the RangeCompactor.
   using Visitor = std::function<bool(std::string_view key, std::string_view value)>;
   Status Scan(std::string_view prefix, const Visitor& visit, std::string_view start = {}) const;
 
@@ -115,6 +122,10 @@ class Store {
   Memory MemoryUsage() const;
   // Compacts the whole key range now (tests use it to see what compactions drop).
   Status CompactAll();
+  // Tombstones stepped over by scans, and the range compactions that removed them (see
+  // StoreOptions::compact_after_tombstones); both since Open.
+  uint64_t tombstones_skipped() const { return tombstones_skipped_.load(); }
+  uint64_t range_compactions() const { return compactor_->done(); }
 
   // Online backups (RocksDB BackupEngine in `dir`), identified by a name (1-128 of [A-Za-z0-9_-]).
   struct BackupInfo {
@@ -137,8 +148,11 @@ class Store {
   StoreOptions options_;
   std::unique_ptr<rocksdb::CompactionFilter> expiry_filter_;  // outlives db_ (declared first)
   std::unique_ptr<rocksdb::DB> db_;  // null only if a restore failed to reopen: every call then fails
-  std::mutex db_mu_;                 // held by the syncer's SyncWAL and by Restore's swap
+  // Shared by the syncer's SyncWAL and the compactor's CompactRange, exclusive for Restore's swap.
+  std::shared_mutex db_mu_;
   std::unique_ptr<WalSyncer> syncer_;
+  std::unique_ptr<RangeCompactor> compactor_;
+  mutable std::atomic<uint64_t> tombstones_skipped_{0};
   uint64_t last_seq_ = 0;
   std::map<std::string, int64_t> counts_;  // mirrors meta/count/{entity}; entities with 0 are dropped
 };

@@ -144,6 +144,42 @@ TEST(Store, CommitKeepsTheLastOpPerKeyAndPutsAfterARangeDelete) {
   EXPECT_EQ(*store->Get("k/5").value(), "after the range delete");
 }
 
+// A queue-like key range (keys created, then deleted) leaves tombstones that every scan steps over
+// until a compaction drops them: a scan that meets many asks for its range to be compacted.
+TEST(Store, ScansOverManyTombstonesGetTheirRangeCompacted) {
+  test::TempDir dir;
+  StoreOptions o{dir.path(), Durability::kNone, 5};
+  o.compact_after_tombstones = 100;
+  auto store = std::move(Store::Open(o).value());
+  for (int i = 0; i < 1000; ++i) {
+    Batch b;
+    b.Put(keys::Data("q", "t" + std::to_string(10000 + i)), std::string(100, 'x'));
+    ASSERT_TRUE(store->Commit(b).ok());
+  }
+  for (int i = 0; i < 1000; ++i) {
+    Batch b;
+    b.Delete(keys::Data("q", "t" + std::to_string(10000 + i)));
+    ASSERT_TRUE(store->Commit(b).ok());
+  }
+  Batch live;
+  live.Put(keys::Data("q", "u"), "live");
+  ASSERT_TRUE(store->Commit(live).ok());
+  auto first_key = [&] {
+    std::string found;
+    EXPECT_TRUE(store->Scan(keys::Data("q", ""), [&](std::string_view k, std::string_view) {
+      found = std::string(k);
+      return false;
+    }).ok());
+    return found;
+  };
+  EXPECT_EQ(first_key(), keys::Data("q", "u"));
+  EXPECT_EQ(store->tombstones_skipped(), 1000u);
+  ASSERT_TRUE(test::WaitFor([&] { return store->range_compactions() >= 1; }, std::chrono::seconds(30)));
+  EXPECT_EQ(first_key(), keys::Data("q", "u"));
+  EXPECT_EQ(store->tombstones_skipped(), 1000u) << "the compaction dropped the tombstones";
+  EXPECT_EQ(*store->Get(keys::Data("q", "u")).value(), "live");
+}
+
 TEST(Store, SecondOpenOfTheSameDatabaseIsRefused) {
   test::TempDir dir;
   auto first = OpenAt(dir.path());

@@ -1,11 +1,14 @@
-// Helpers shared by the unit tests: a temporary directory per test and JSON shorthands.
+// Helpers shared by the unit tests: a temporary directory per test, JSON shorthands, waiting for a
+// condition.
 #pragma once
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <thread>
 
 #include "storage/json.h"
 
@@ -34,5 +37,16 @@ inline Json JAny(const std::string& text) { return Json(cJSON_Parse(text.c_str()
 
 // Response data as it goes on the wire (it may hold stored records as raw, unparsed JSON text).
 inline Json Wire(const cJSON* data) { return JAny(Print(data)); }
+
+// Waits for a condition instead of sleeping a fixed time; returns its final value.
+template <typename F>
+bool WaitFor(F cond, std::chrono::milliseconds limit = std::chrono::milliseconds(5000)) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return cond();
+}
 
 }  // namespace mqdb::test

@@ -5,19 +5,12 @@
 #include <chrono>
 #include <thread>
 
+#include "test_util.h"
+
 namespace mqdb {
 namespace {
 
-// Waits for a condition instead of sleeping a fixed time.
-template <typename F>
-bool WaitFor(F cond, std::chrono::milliseconds limit = std::chrono::milliseconds(5000)) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return cond();
-}
+using test::WaitFor;
 
 TEST(WalSyncer, ImmediateSyncsEveryCommitAndGroupsConcurrentOnes) {
   std::atomic<int> syncs{0};
