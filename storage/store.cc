@@ -228,8 +228,10 @@ Status Store::Scan(std::string_view prefix, const Visitor& visit, std::string_vi
   rocksdb::PerfContext* perf = rocksdb::get_perf_context();
   const uint64_t skipped_before = perf->internal_delete_skipped_count;
   std::string last;
+  uint64_t visited = 0;
   for (it->Seek(rocksdb::Slice(from.data(), from.size())); it->Valid(); it->Next()) {
     rocksdb::Slice k = it->key(), v = it->value();
+    ++visited;
     if (!visit(std::string_view(k.data(), k.size()), std::string_view(v.data(), v.size()))) {
       last.assign(k.data(), k.size());
       break;
@@ -239,8 +241,11 @@ Status Store::Scan(std::string_view prefix, const Visitor& visit, std::string_vi
   rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
   if (skipped > 0) {
     tombstones_skipped_.fetch_add(skipped);
-    if (options_.compact_after_tombstones > 0 && skipped >= options_.compact_after_tombstones) {
+    // Worth a compaction only where tombstones dominate the scan: a long scan of live records that
+    // meets a few hundred deleted keys would rewrite much data to save little.
+    if (options_.compact_after_tombstones > 0 && skipped >= options_.compact_after_tombstones && skipped >= visited) {
       // The tombstones lie between `from` and where the scan stopped (the prefix's end if it ran out).
+      compactions_requested_.fetch_add(1);
       compactor_->Request(std::string(from), last.empty() ? (upper.empty() ? std::string(from) + '\xff' : upper) : last);
     }
   }
@@ -283,7 +288,9 @@ Result<uint64_t> Store::Commit(const Batch& batch) {
       if (batch.IsLast(i)) final_ops.push_back(&batch.ops()[i]);
     }
     for (const auto& op : meta) final_ops.push_back(&op);
-    std::sort(final_ops.begin(), final_ops.end(), [](const Batch::Op* a, const Batch::Op* b) { return a->key < b->key; });
+    // Stable: were a batch to stage a meta key itself, the counter written here (appended last) wins,
+    // as it did before sorting.
+    std::stable_sort(final_ops.begin(), final_ops.end(), [](const Batch::Op* a, const Batch::Op* b) { return a->key < b->key; });
     for (const Batch::Op* op : final_ops) add(*op);
   }
   rocksdb::WriteOptions wo;

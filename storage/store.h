@@ -42,8 +42,9 @@ struct StoreOptions {
   // expired (Unix ms <= now), so they need no expiry index and no sweep. Readers must still check the
   // expiry themselves: an expired value stays readable until a compaction reaches it.
   std::vector<std::string> expiring_prefixes;
-  // A scan that steps over at least this many deleted keys (tombstones) has the key range it covered
-  // compacted in the background, so later scans do not step over them again. 0: never.
+  // A scan that steps over at least this many deleted keys (tombstones), and over more of them than
+  // live keys, has the key range it covered compacted in the background, so later scans do not step
+  // over them again. 0: never.
   uint64_t compact_after_tombstones = 256;
 };
 
@@ -98,7 +99,7 @@ class Store {
   Result<std::vector<std::optional<std::string>>> MultiGet(const std::vector<std::string>& keys) const;
 
   // Visits the keys starting with `prefix` in byte order, from `start` (inclusive; empty: from the
-  // prefix) until `visit` returns false. A scan that steps over compact_after_tombstones deleted keys
+  // prefix) until `visit` returns false. A scan dominated by deleted keys (compact_after_tombstones)
   // hands the range it covered to the RangeCompactor.
   using Visitor = std::function<bool(std::string_view key, std::string_view value)>;
   Status Scan(std::string_view prefix, const Visitor& visit, std::string_view start = {}) const;
@@ -126,6 +127,7 @@ class Store {
   // StoreOptions::compact_after_tombstones); both since Open.
   uint64_t tombstones_skipped() const { return tombstones_skipped_.load(); }
   uint64_t range_compactions() const { return compactor_->done(); }
+  uint64_t range_compactions_requested() const { return compactions_requested_.load(); }
 
   // Online backups (RocksDB BackupEngine in `dir`), identified by a name (1-128 of [A-Za-z0-9_-]).
   struct BackupInfo {
@@ -153,6 +155,7 @@ class Store {
   std::unique_ptr<WalSyncer> syncer_;
   std::unique_ptr<RangeCompactor> compactor_;
   mutable std::atomic<uint64_t> tombstones_skipped_{0};
+  mutable std::atomic<uint64_t> compactions_requested_{0};
   uint64_t last_seq_ = 0;
   std::map<std::string, int64_t> counts_;  // mirrors meta/count/{entity}; entities with 0 are dropped
 };

@@ -180,6 +180,30 @@ TEST(Store, ScansOverManyTombstonesGetTheirRangeCompacted) {
   EXPECT_EQ(*store->Get(keys::Data("q", "u")).value(), "live");
 }
 
+// A long scan of live records that meets a few deleted keys is not worth rewriting the range for.
+TEST(Store, ScansMostlyOfLiveRecordsAskForNoCompaction) {
+  test::TempDir dir;
+  StoreOptions o{dir.path(), Durability::kNone, 5};
+  o.compact_after_tombstones = 100;
+  auto store = std::move(Store::Open(o).value());
+  Batch b;
+  for (int i = 0; i < 1000; ++i) b.Put(keys::Data("q", "t" + std::to_string(10000 + i)), "v");
+  ASSERT_TRUE(store->Commit(b).ok());
+  Batch d;
+  for (int i = 0; i < 1000; i += 5) d.Delete(keys::Data("q", "t" + std::to_string(10000 + i)));  // 200 of 1000
+  ASSERT_TRUE(store->Commit(d).ok());
+  size_t live = 0;
+  ASSERT_TRUE(store->Scan(keys::Data("q", ""), [&](std::string_view, std::string_view) { ++live; return true; }).ok());
+  EXPECT_EQ(live, 800u);
+  EXPECT_EQ(store->tombstones_skipped(), 200u);
+  EXPECT_EQ(store->range_compactions_requested(), 0u);
+  Batch more;  // now tombstones dominate
+  for (int i = 0; i < 1000; ++i) more.Delete(keys::Data("q", "t" + std::to_string(10000 + i)));
+  ASSERT_TRUE(store->Commit(more).ok());
+  ASSERT_TRUE(store->Scan(keys::Data("q", ""), [&](std::string_view, std::string_view) { return true; }).ok());
+  EXPECT_EQ(store->range_compactions_requested(), 1u);
+}
+
 TEST(Store, SecondOpenOfTheSameDatabaseIsRefused) {
   test::TempDir dir;
   auto first = OpenAt(dir.path());
