@@ -244,9 +244,11 @@ Status Store::Scan(std::string_view prefix, const Visitor& visit, std::string_vi
     // Worth a compaction only where tombstones dominate the scan: a long scan of live records that
     // meets a few hundred deleted keys would rewrite much data to save little.
     if (options_.compact_after_tombstones > 0 && skipped >= options_.compact_after_tombstones && skipped >= visited) {
-      // The tombstones lie between `from` and where the scan stopped (the prefix's end if it ran out).
+      // The tombstones lie between `from` and where the scan stopped, or the prefix's end if it ran
+      // out (upper is empty only for a prefix of all 0xff bytes, or none).
+      std::string end = !last.empty() ? last : !upper.empty() ? upper : std::string(from) + '\xff';
       compactions_requested_.fetch_add(1);
-      compactor_->Request(std::string(from), last.empty() ? (upper.empty() ? std::string(from) + '\xff' : upper) : last);
+      compactor_->Request(std::string(from), std::move(end));
     }
   }
   return FromRocks(it->status(), "scan");
