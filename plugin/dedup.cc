@@ -1,5 +1,6 @@
 #include "plugin/dedup.h"
 
+#include <algorithm>
 #include <functional>
 
 namespace mqdb {
@@ -49,6 +50,62 @@ void DedupCache::Remember(const std::string& key, Response response, std::chrono
   entries_[key] = {std::move(response), expires};
   order_.emplace_back(expires, key);
   Evict(now);
+}
+
+StoredResponseFilter::StoredResponseFilter(std::chrono::seconds window, size_t bits)
+    : window_(window), bits_(std::max<size_t>(bits, 64)) {}
+
+namespace {
+
+constexpr int kProbes = 4;  // about 2 % false positives at 12 bits per identity
+
+// Double hashing (Kirsch-Mitzenmacher) over one 64-bit hash: probe i is h1 + i * h2.
+uint64_t Probe(uint64_t h, int i, size_t bits) {
+  uint64_t h1 = h, h2 = (h >> 32) | (h << 32) | 1;
+  return (h1 + static_cast<uint64_t>(i) * h2) % bits;
+}
+
+}  // namespace
+
+void StoredResponseFilter::Rotate(std::chrono::steady_clock::time_point now) {
+  if (current_.empty()) {
+    current_.assign(bits_ / 64, 0);
+    current_since_ = now;
+    return;
+  }
+  if (now - current_since_ < window_) return;
+  if (now - current_since_ >= 2 * window_) {
+    std::fill(previous_.begin(), previous_.end(), 0);  // both windows are over
+  } else {
+    previous_.swap(current_);
+  }
+  current_.assign(bits_ / 64, 0);
+  current_since_ = now;
+}
+
+void StoredResponseFilter::Add(std::string_view identity, std::chrono::steady_clock::time_point now) {
+  Rotate(now);
+  const uint64_t h = std::hash<std::string_view>{}(identity);
+  for (int i = 0; i < kProbes; ++i) {
+    uint64_t b = Probe(h, i, current_.size() * 64);
+    current_[b / 64] |= uint64_t{1} << (b % 64);
+  }
+}
+
+bool StoredResponseFilter::MayBeStored(std::string_view identity, std::chrono::steady_clock::time_point now) {
+  if (now < trusted_from_) return true;
+  Rotate(now);
+  const uint64_t h = std::hash<std::string_view>{}(identity);
+  for (const std::vector<uint64_t>* f : {&current_, &previous_}) {
+    if (f->empty()) continue;
+    bool all = true;
+    for (int i = 0; i < kProbes && all; ++i) {
+      uint64_t b = Probe(h, i, f->size() * 64);
+      all = ((*f)[b / 64] >> (b % 64)) & 1;
+    }
+    if (all) return true;
+  }
+  return false;
 }
 
 }  // namespace mqdb

@@ -12,6 +12,7 @@
 // errors too: they changed nothing) is also kept here, in memory, bounded in entries and bytes.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -19,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace mqdb {
 
@@ -50,6 +52,31 @@ class DedupCache {
   size_t max_entries_, max_bytes_, bytes_ = 0;
   std::unordered_map<std::string, Entry> entries_;
   std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>> order_;  // insertion order
+};
+
+// The identities of responses this process stored with their writes, kept as two Bloom filters that
+// take turns (each covers one window: an identity added at t is in the current or the previous filter
+// until at least t + window). A request whose identity is in neither was not stored by this process
+// within the window, so its storage lookup, a RocksDB read that misses on almost every request, can be
+// skipped. Responses a previous process stored are unknown to it: until Trusted() (see TrustFrom) every
+// lookup goes to storage. No false negatives; a false positive only costs the lookup.
+class StoredResponseFilter {
+ public:
+  explicit StoredResponseFilter(std::chrono::seconds window, size_t bits = size_t{1} << 25);  // 2 x 4 MB
+  void Add(std::string_view identity, std::chrono::steady_clock::time_point now);
+  // False only if `identity` was not added within the last window (and the filter is trusted).
+  bool MayBeStored(std::string_view identity, std::chrono::steady_clock::time_point now);
+  // Storage may hold responses this filter never saw (written before a restart, or restored from a
+  // backup) until `t`: lookups go to storage until then.
+  void TrustFrom(std::chrono::steady_clock::time_point t) { trusted_from_ = std::max(trusted_from_, t); }
+
+ private:
+  void Rotate(std::chrono::steady_clock::time_point now);
+  std::chrono::seconds window_;
+  size_t bits_;
+  std::vector<uint64_t> current_, previous_;
+  std::chrono::steady_clock::time_point current_since_{};
+  std::chrono::steady_clock::time_point trusted_from_{};
 };
 
 }  // namespace mqdb

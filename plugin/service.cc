@@ -25,6 +25,7 @@ Result<std::unique_ptr<Service>> Service::Open(const Config& config) {
   if (Status s = svc->catalog_.Load(*svc->store_); !s.ok()) return s;
   if (Status s = svc->outbox_->Recover(); !s.ok()) return s;
   if (Status s = svc->groups_.Load(NowMs()); !s.ok()) return s;
+  svc->DistrustStoredResponsesIfAny();
   return svc;
 }
 
@@ -36,6 +37,7 @@ Service::Service(Config config, std::unique_ptr<Store> store)
       outbox_(std::make_unique<Outbox>(*store_, config_.outbox)),
       groups_(*store_, config_.group_timeout_s),
       dedup_(std::chrono::seconds(config_.dedup_window_s)),
+      stored_responses_(std::chrono::seconds(config_.dedup_window_s)),
       started_(std::chrono::steady_clock::now()),
       last_write_(started_) {}
 
@@ -148,6 +150,7 @@ Status Service::Write(Reply& reply, Result<Outcome> outcome, Batch& batch, const
     const int64_t expires = NowMs() + int64_t{config_.dedup_window_s} * 1000;
     reply.envelope = std::make_shared<const std::string>(Envelope(reply));
     batch.Put(keys::Dedup(*dedup_key), std::to_string(expires) + "\n" + *reply.envelope);
+    stored_responses_.Add(*dedup_key, std::chrono::steady_clock::now());  // if the commit fails: a false positive
     reply.response_persisted = true;
   }
   auto ticket = Commit(outcome->changes, batch, origin);
@@ -159,6 +162,13 @@ Status Service::Write(Reply& reply, Result<Outcome> outcome, Batch& batch, const
   }
   reply.ticket = ticket.value();
   return Status::Ok();
+}
+
+void Service::DistrustStoredResponsesIfAny() {
+  // Responses stored before this process (or restored from a backup) may be live for one more window.
+  bool any = false;
+  store_->Scan(keys::kDedupPrefix, [&](std::string_view, std::string_view) { any = true; return false; });
+  if (any) stored_responses_.TrustFrom(std::chrono::steady_clock::now() + std::chrono::seconds(config_.dedup_window_s));
 }
 
 std::shared_ptr<const std::string> Service::FindStoredResponse(const std::string& key) {
@@ -230,7 +240,9 @@ Service::Reply Service::Handle(const Request& req) {
                        : std::nullopt;
   if (dedup_key) {
     auto cached = dedup_.Find(*dedup_key, now);
-    if (!cached && !DedupCache::IsFingerprint(*dedup_key)) cached = FindStoredResponse(*dedup_key);
+    if (!cached && !DedupCache::IsFingerprint(*dedup_key) && stored_responses_.MayBeStored(*dedup_key, now)) {
+      cached = FindStoredResponse(*dedup_key);
+    }
     if (cached) {
       ++dedup_hits_;
       reply.envelope = std::move(cached);
@@ -415,6 +427,7 @@ Result<Outcome> Service::RestoreNow(const cJSON* body) {
   catalog_ = Catalog();
   if (Status s = catalog_.Load(*store_); !s.ok()) return s;
   if (Status s = outbox_->ResetAfterRestore(); !s.ok()) return s;
+  DistrustStoredResponsesIfAny();
   Outcome out;
   out.data = NewObject();
   cJSON_AddStringToObject(out.data.get(), "restored", name.value().c_str());

@@ -95,6 +95,8 @@ class Service {
   Reply Execute(const Request& req, const RequestTarget& target, const cJSON* body, Reply reply,
                 const std::optional<std::string>& dedup_key);
   std::shared_ptr<const std::string> FindStoredResponse(const std::string& key);
+  // Makes retry lookups go to storage for one window when it already holds stored responses.
+  void DistrustStoredResponsesIfAny();
   // Stages the outbox entry of `changes` into `batch` and commits it; returns the durability ticket.
   Result<uint64_t> Commit(std::vector<Change>& changes, Batch& batch, const std::string& origin);
   Result<Outcome> Admin(const std::string& path, const cJSON* body);
@@ -121,6 +123,7 @@ class Service {
 
   Stats stats_;
   DedupCache dedup_;
+  StoredResponseFilter stored_responses_;  // which retry lookups can skip storage
   uint64_t dedup_hits_ = 0;
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point last_write_;

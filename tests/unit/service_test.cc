@@ -86,6 +86,27 @@ TEST_F(ServiceTest, ARetryAfterARestartWithinTheWindowIsNotExecutedAgain) {
   EXPECT_EQ(svc_->store().EntityCount("orders"), 1);
 }
 
+// Retry lookups skip storage for identities this process never stored; a restored backup holds
+// responses it never saw, so after a restore they are looked up again.
+TEST_F(ServiceTest, ARetryOfAWriteFromARestoredBackupIsNotExecutedAgain) {
+  auto first = Retry("$DB/orders/create", R"({"total":5})", "c1", "corr-1");
+  ASSERT_TRUE(first.status.ok());
+  ASSERT_TRUE(Call("$DB/_admin/backup", R"({"name":"b1"})", "admin").status.ok());
+  // Another node's database (empty, so its retry lookups skip storage) restores that backup.
+  test::TempDir other;
+  Config c;
+  c.dedup_window_s = 300;
+  c.store = {other.path(), Durability::kNone, 10};
+  c.admin_users = {"admin"};
+  c.node_id = "n2";
+  c.backup_dir = dir_.path() + "-backups";
+  auto node2 = std::move(Service::Open(c).value());
+  ASSERT_TRUE(node2->Handle({"$DB/_admin/restore", R"({"name":"b1"})", "ops", "admin"}).status.ok());
+  auto again = node2->Handle({"$DB/orders/create", R"({"total":5})", "c1", "", "corr-1", 1});
+  EXPECT_EQ(node2->store().EntityCount("orders"), 1) << "answered from the restored response";
+  EXPECT_EQ(Text(again), Text(first));
+}
+
 TEST_F(ServiceTest, QoS2RetransmissionsWithoutCorrelationExecuteOnce) {
   Retry("$DB/orders/create", R"({"total":1})", "c1", "", 2);
   Retry("$DB/orders/create", R"({"total":1})", "c1", "", 2);  // DUP: the callback runs again
