@@ -166,9 +166,10 @@ Status Service::Write(Reply& reply, Result<Outcome> outcome, Batch& batch, const
 
 void Service::DistrustStoredResponsesIfAny() {
   // Responses stored before this process (or restored from a backup) may be live for one more window.
+  // A failed scan counts as "some": the lookups then stay correct, only slower.
   bool any = false;
-  store_->Scan(keys::kDedupPrefix, [&](std::string_view, std::string_view) { any = true; return false; });
-  if (any) stored_responses_.TrustFrom(std::chrono::steady_clock::now() + std::chrono::seconds(config_.dedup_window_s));
+  Status s = store_->Scan(keys::kDedupPrefix, [&](std::string_view, std::string_view) { any = true; return false; });
+  if (any || !s.ok()) stored_responses_.TrustFrom(std::chrono::steady_clock::now() + std::chrono::seconds(config_.dedup_window_s));
 }
 
 std::shared_ptr<const std::string> Service::FindStoredResponse(const std::string& key) {
