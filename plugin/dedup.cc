@@ -44,10 +44,10 @@ DedupCache::Response DedupCache::Find(const std::string& key, std::chrono::stead
 void DedupCache::Remember(const std::string& key, Response response, std::chrono::steady_clock::time_point now) {
   if (window_.count() == 0 || !response) return;
   auto expires = now + (IsFingerprint(key) ? std::min(window_, std::chrono::seconds(kFingerprintWindow)) : window_);
-  auto it = entries_.find(key);
-  if (it != entries_.end()) bytes_ -= it->first.size() + it->second.response->size();
+  auto [it, inserted] = entries_.try_emplace(key);  // one hash lookup for both cases
+  if (!inserted) bytes_ -= it->first.size() + it->second.response->size();
   bytes_ += key.size() + response->size();
-  entries_[key] = {std::move(response), expires};
+  it->second = {std::move(response), expires};
   order_.emplace_back(expires, key);
   Evict(now);
 }
