@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 
 namespace mqdb {
@@ -9,6 +10,48 @@ namespace {
 
 using std::chrono::seconds;
 using Clock = std::chrono::steady_clock;
+
+DedupCache::Response Text(std::string s) { return std::make_shared<const std::string>(std::move(s)); }
+
+TEST(DedupCache, AnswersWithinTheWindowOnly) {
+  DedupCache cache(seconds(10));
+  const Clock::time_point t0 = Clock::now();
+  cache.Remember("c2:c13:x", Text("reply"), t0);
+  ASSERT_NE(cache.Find("c2:c13:x", t0 + seconds(9)), nullptr);
+  EXPECT_EQ(*cache.Find("c2:c13:x", t0 + seconds(9)), "reply");
+  EXPECT_EQ(cache.Find("c2:c13:y", t0), nullptr);
+  EXPECT_EQ(cache.Find("c2:c13:x", t0 + seconds(10)), nullptr);
+  EXPECT_EQ(cache.size(), 0u) << "expired entries are evicted";
+}
+
+// Remembering an identity again replaces its response and counts its bytes once: with room for one
+// 60-byte response, remembering the same identity twice must not evict it.
+TEST(DedupCache, ARememberedIdentityIsReplacedAndCountedOnce) {
+  DedupCache cache(seconds(10), /*max_entries=*/10, /*max_bytes=*/100);
+  const Clock::time_point t0 = Clock::now();
+  cache.Remember("k1", Text(std::string(60, 'a')), t0);
+  cache.Remember("k1", Text(std::string(60, 'b')), t0 + seconds(1));
+  EXPECT_EQ(cache.size(), 1u);
+  auto r = cache.Find("k1", t0 + seconds(1));
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(*r, std::string(60, 'b'));
+  EXPECT_NE(cache.Find("k1", t0 + seconds(10)), nullptr) << "the second Remember restarted the window";
+
+  // A second identity does not fit next to the first: the older one goes.
+  cache.Remember("k2", Text(std::string(60, 'c')), t0 + seconds(10));
+  EXPECT_EQ(cache.Find("k1", t0 + seconds(10)), nullptr);
+  EXPECT_NE(cache.Find("k2", t0 + seconds(10)), nullptr);
+}
+
+TEST(DedupCache, KeepsAtMostMaxEntriesDroppingTheOldest) {
+  DedupCache cache(seconds(10), /*max_entries=*/2);
+  const Clock::time_point t0 = Clock::now();
+  for (int i = 0; i < 3; ++i) cache.Remember("k" + std::to_string(i), Text("r"), t0 + seconds(i));
+  EXPECT_EQ(cache.size(), 2u);
+  EXPECT_EQ(cache.Find("k0", t0 + seconds(3)), nullptr);
+  EXPECT_NE(cache.Find("k1", t0 + seconds(3)), nullptr);
+  EXPECT_NE(cache.Find("k2", t0 + seconds(3)), nullptr);
+}
 
 // A lookup may skip storage only for identities the filter has not seen within the window: no
 // identity added in the last window may ever be reported absent.
