@@ -58,8 +58,8 @@ class DedupCache {
 // take turns (each covers one window: an identity added at t is in the current or the previous filter
 // until at least t + window). A request whose identity is in neither was not stored by this process
 // within the window, so its storage lookup, a RocksDB read that misses on almost every request, can be
-// skipped. Responses a previous process stored are unknown to it: until Trusted() (see TrustFrom) every
-// lookup goes to storage. No false negatives; a false positive only costs the lookup.
+// skipped. Responses a previous process stored are unknown to it: until the time given to TrustFrom,
+// every lookup goes to storage. No false negatives; a false positive only costs the lookup.
 class StoredResponseFilter {
  public:
   explicit StoredResponseFilter(std::chrono::seconds window, size_t bits = size_t{1} << 25);  // 2 x 4 MB
