@@ -3,10 +3,17 @@
 # default periodic) on a free loopback port and runs mqdb-bench against it:
 #   tools/bench.sh                  the suite (echo insert get update delete list ilist mixed echo, ratios to echo)
 #                                   at concurrency 1 and 32, then changefeed, unique and cascade
-#   tools/bench.sh --smoke          every workload for one second: checks the tool, not the speed
+#   tools/bench.sh --smoke          every workload for one second, then a 2-round --ab of the plugin
+#                                   against itself: checks the tool, not the speed
 #   tools/bench.sh --scale [N]      get and ilist with 10,000 and with N (1,000,000) records, each on a
 #                                   fresh broker; prints the ratios and the broker's RSS
 #   tools/bench.sh -- ARGS...       mqdb-bench with ARGS (e.g. -- --workload get --concurrency 8)
+#   tools/bench.sh --ab A.so B.so [ROUNDS] -- ARGS...
+#                                   before/after on a noisy machine: ROUNDS (default 5) rounds of
+#                                   mqdb-bench ARGS, each round on a fresh broker with plugin A and one
+#                                   with plugin B (A first in odd rounds, B first in even ones); prints
+#                                   per workload the medians of the ratio to echo and of req/s, and the
+#                                   ratio of each round. ARGS should run echo too (--workload echo,W,echo).
 # After each broker: its RSS and database size on stderr. Needs a build (tools/build.sh).
 # BENCH=path/to/mqdb-bench and PLUGIN=path/to/mosquitto_mqdb.so override; EXTRA_OPTS adds broker
 # configuration lines separated by ';' (e.g. EXTRA_OPTS="plugin_opt_block_cache_mb 16").
@@ -17,12 +24,20 @@ PLUGIN="${PLUGIN:-$(pwd)/build/mosquitto_mqdb.so}"
 mode="full"
 extra=()
 big=1000000
+ab_a=""
+ab_b=""
+rounds=5
+usage() { echo "usage: tools/bench.sh [--smoke | --scale [N] | --ab A.so B.so [ROUNDS] -- mqdb-bench args | -- mqdb-bench args]" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) mode="smoke" ;;
     --scale) mode="scale"; if [ $# -gt 1 ] && [[ "$2" =~ ^[0-9]+$ ]]; then big="$2"; shift; fi ;;
-    --) shift; mode="custom"; extra=("$@"); break ;;
-    *) echo "usage: tools/bench.sh [--smoke | --scale [N] | -- mqdb-bench args]" >&2; exit 2 ;;
+    --ab)
+      [ $# -ge 3 ] || usage
+      mode="ab"; ab_a="$(realpath "$2")"; ab_b="$(realpath "$3")"; shift 2
+      if [ $# -gt 1 ] && [[ "$2" =~ ^[0-9]+$ ]]; then rounds="$2"; shift; fi ;;
+    --) shift; [ "$mode" = "ab" ] || mode="custom"; extra=("$@"); break ;;
+    *) usage ;;
   esac
   shift
 done
@@ -79,7 +94,44 @@ wait_idle() {
   echo "# broker still busy after 10 minutes" >&2
 }
 
+# Interleaved A/B (see --ab above): run_ab A.so B.so ROUNDS mqdb-bench-args...
+run_ab() {
+  local so_a="$1" so_b="$2" n="$3" results r v
+  shift 3
+  [ -f "$so_a" ] && [ -f "$so_b" ] || { echo "bench: no such plugin: $so_a or $so_b" >&2; return 2; }
+  results="$(mktemp)"
+  for r in $(seq "$n"); do
+    local order=(A B)
+    [ $((r % 2)) -eq 0 ] && order=(B A)
+    for v in "${order[@]}"; do
+      if [ "$v" = "A" ]; then PLUGIN="$so_a"; else PLUGIN="$so_b"; fi
+      start_broker
+      b "$@" --format csv | awk -F, -v v="$v" '$1 != "workload" && $1 != "echo" { print v, $1, $10, $6 }' >> "$results"
+      stop_broker
+    done
+  done
+  echo "# $(date -u +%Y-%m-%dT%H:%MZ)  $(nproc) cores  A=$so_a  B=$so_b  $n rounds of: $*"
+  awk '
+    function median(list,   a, m, i, j, t) {
+      m = split(list, a, " ")
+      for (i = 2; i <= m; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
+      return (m % 2) ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
+    }
+    { if (!($2 in seen)) { seen[$2] = 1; names[++nw] = $2 }
+      ratio[$2, $1] = ratio[$2, $1] " " $3; rate[$2, $1] = rate[$2, $1] " " $4 }
+    END {
+      printf "%-11s %9s %9s %10s %10s %9s   %s\n", "workload", "A x echo", "B x echo", "A req/s", "B req/s", "B/A req/s", "x echo per round: A | B"
+      for (i = 1; i <= nw; i++) {
+        w = names[i]; qa = median(rate[w, "A"]); qb = median(rate[w, "B"])
+        printf "%-11s %9.3f %9.3f %10.0f %10.0f %9.3f  %s |%s\n", w, median(ratio[w, "A"]), median(ratio[w, "B"]), qa, qb,
+               (qa > 0 ? qb / qa : 0), ratio[w, "A"], ratio[w, "B"]
+      }
+    }' "$results"
+  rm -f "$results"
+}
+
 case "$mode" in
+  ab) run_ab "$ab_a" "$ab_b" "$rounds" "${extra[@]}" ;;
   custom) start_broker; b "${extra[@]}" ;;
   smoke)
     start_broker
@@ -93,6 +145,12 @@ case "$mode" in
     echo "$out" | grep -q '^unique,.*: 1 success(es)' || { echo "smoke: unique must have exactly 1 success" >&2; exit 1; }
     echo "$out" | grep -q '^changefeed,.*, 0 lost' || { echo "smoke: changefeed lost events" >&2; exit 1; }
     echo "$out" | grep -q '^cascade,.*20 child events' || { echo "smoke: cascade events missing" >&2; exit 1; }
+    stop_broker
+    # The A/B mode, the plugin against itself: both columns must have figures.
+    ab=$(run_ab "$PLUGIN" "$PLUGIN" 2 --workload echo,get,echo --duration 1 --seed 200)
+    echo "$ab"
+    echo "$ab" | awk '$1 == "get" && $2 > 0 && $3 > 0 && $4 > 0 && $5 > 0 { found = 1 } END { exit !found }' ||
+      { echo "smoke: the A/B printed no figures for get" >&2; exit 1; }
     echo "bench smoke: ok" ;;
   scale)
     echo "# $(date -u +%Y-%m-%dT%H:%MZ)  $(nproc) cores  commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')  scale 10000 vs $big"
