@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 
 #include "storage/keys.h"
 #include "storage/uuid.h"
@@ -14,19 +15,45 @@ Outbox::Outbox(Store& store, OutboxOptions options)
       options_(options),
       rng_state_(static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) | 1) {}
 
-Status Outbox::Recover() {
+namespace {
+
+// The highest sequence an entry holds (its last event's).
+uint64_t LastSeq(const OutboxEntry& e) { return e.events.empty() ? 0 : e.events.back().sequence; }
+
+}  // namespace
+
+Status Outbox::ForEachEntry(std::string_view prefix, const std::function<void(std::string_view, OutboxEntry)>& visit) const {
   Status decode_error;
-  Status s = store_.Scan(keys::kOutboxPrefix, [&](std::string_view key, std::string_view value) {
+  Status s = store_.Scan(prefix, [&](std::string_view key, std::string_view value) {
     auto e = DecodeEntry(value);
-    if (!e.ok()) { decode_error = Status::Internal("corrupt outbox entry " + std::string(key)); return false; }
-    e->next_attempt_ms = 0;  // a restart is a fresh chance: retry at once
-    queue_.push_back({std::move(e.value()), 0});
+    if (!e.ok()) {
+      decode_error = Status::Internal(e.status().message() + " (" + std::string(key) + ")");
+      return false;
+    }
+    visit(key, std::move(e.value()));
     return true;
   });
+  return s.ok() ? decode_error : s;
+}
+
+Status Outbox::Recover() {
+  Status s = ForEachEntry(keys::kOutboxPrefix, [&](std::string_view, OutboxEntry e) {
+    e.next_attempt_ms = 0;  // a restart is a fresh chance: retry at once
+    store_.RaiseLastSeq(LastSeq(e));  // writes leave meta/seq to their entries (Stage)
+    queue_.push_back({std::move(e), 0});
+  });
   if (!s.ok()) return s;
-  if (!decode_error.ok()) return decode_error;
-  dead_ = 0;
-  return store_.Scan(keys::kDeadPrefix, [&](std::string_view, std::string_view) { ++dead_; return true; });
+  return CountDeadAndRaiseSeq();
+}
+
+Status Outbox::CountDeadAndRaiseSeq() {
+  uint64_t dead = 0;
+  Status s = ForEachEntry(keys::kDeadPrefix, [&](std::string_view, OutboxEntry e) {
+    store_.RaiseLastSeq(LastSeq(e));
+    ++dead;
+  });
+  if (s.ok()) dead_ = dead;
+  return s;
 }
 
 size_t Outbox::Deletable(int64_t now_ms) const {
@@ -43,6 +70,7 @@ OutboxEntry Outbox::Stage(const std::vector<Change>& changes, const std::string&
   OutboxEntry entry = BuildEntry(changes, first, NewUuidV7(), origin);
   batch.Put(keys::Outbox(first), EncodeEntry(entry));
   batch.last_seq = first + changes.size() - 1;
+  batch.last_seq_in_entry = true;  // this entry holds the new last sequence: meta/seq stays as it is
   staged_deletes_ = Deletable(now_ms);
   for (size_t i = 0; i < staged_deletes_; ++i) batch.Delete(delivered_[i].key);
   return entry;
@@ -110,15 +138,10 @@ Json Outbox::PendingJson() const {
 
 Result<std::vector<std::pair<std::string, OutboxEntry>>> Outbox::FindDead(const std::string& operation_id) const {
   std::vector<std::pair<std::string, OutboxEntry>> found;
-  Status decode_error;
-  Status s = store_.Scan(keys::kDeadPrefix, [&](std::string_view key, std::string_view value) {
-    auto e = DecodeEntry(value);
-    if (!e.ok()) { decode_error = e.status(); return false; }
-    if (operation_id.empty() || e->operation_id == operation_id) found.emplace_back(std::string(key), std::move(e.value()));
-    return true;
+  Status s = ForEachEntry(keys::kDeadPrefix, [&](std::string_view key, OutboxEntry e) {
+    if (operation_id.empty() || e.operation_id == operation_id) found.emplace_back(std::string(key), std::move(e));
   });
   if (!s.ok()) return s;
-  if (!decode_error.ok()) return decode_error;
   return found;
 }
 
@@ -160,6 +183,7 @@ Result<size_t> Outbox::Purge(const std::string& operation_id) {
   if (dead->empty()) return size_t{0};
   Batch batch;
   for (const auto& [key, e] : dead.value()) batch.Delete(key);
+  batch.last_seq = store_.last_seq();  // the deleted entries may hold the last sequence: meta/seq takes it
   auto committed = store_.Commit(batch);
   if (!committed.ok()) return committed.status();
   dead_ -= dead->size();
@@ -179,13 +203,18 @@ Status Outbox::ResetAfterRestore() {
   queue_.clear();
   delivered_.clear();
   staged_deletes_ = 0;
+  // The restored entries may hold sequences above the restored meta/seq: raise to them first, and
+  // persist the result with their deletion.
+  Status s = ForEachEntry(keys::kOutboxPrefix, [&](std::string_view, OutboxEntry e) { store_.RaiseLastSeq(LastSeq(e)); });
+  if (!s.ok()) return s;
+  if (Status d = CountDeadAndRaiseSeq(); !d.ok()) return d;
   Batch batch;
   std::string end(keys::kOutboxPrefix);
   end.back() = static_cast<char>(end.back() + 1);
   batch.DeleteRange(std::string(keys::kOutboxPrefix), end);
+  batch.last_seq = store_.last_seq();
   if (auto t = store_.Commit(batch); !t.ok()) return t.status();
-  dead_ = 0;
-  return store_.Scan(keys::kDeadPrefix, [&](std::string_view, std::string_view) { ++dead_; return true; });
+  return Status::Ok();
 }
 
 Status Outbox::FlushDelivered(int64_t now_ms) {
@@ -193,6 +222,7 @@ Status Outbox::FlushDelivered(int64_t now_ms) {
   if (n == 0) return Status::Ok();
   Batch batch;
   for (size_t i = 0; i < n; ++i) batch.Delete(delivered_[i].key);
+  batch.last_seq = store_.last_seq();  // the deleted entries may hold the last sequence: meta/seq takes it
   auto committed = store_.Commit(batch);
   if (!committed.ok()) return committed.status();
   delivered_.erase(delivered_.begin(), delivered_.begin() + static_cast<long>(n));

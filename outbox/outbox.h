@@ -12,6 +12,10 @@
 //    (a subscriber sees each record's events in commit order). Entries recovered at start come first.
 //  - EventualDelivery: a failing entry is retried with exponential backoff and jitter, and after
 //    `max_retries` moved atomically (one batch) to dead/ for operators.
+//  - Sequences are never reused: a write's entry holds its sequences, so its batch does not rewrite
+//    meta/seq (Batch::last_seq_in_entry); every batch here that removes entries without adding a
+//    newer one writes meta/seq; Recover and ResetAfterRestore raise the store's last sequence to the
+//    highest one the outbox and dead-letter entries hold.
 // The happy path adds no write: delivered entries are deleted as part of a later write's batch, or by
 // FlushDelivered() when writes stop. "Delivered" means handed to the sink, and the broker sink only
 // queues in memory: Mosquitto writes the event to subscriber sockets at its next loop iteration. So an
@@ -21,6 +25,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -41,11 +46,15 @@ class Outbox {
  public:
   Outbox(Store& store, OutboxOptions options);
 
-  // Queues the entries a previous run left undelivered, oldest first. Call once, before any write.
+  // Queues the entries a previous run left undelivered, oldest first, and raises the store's last
+  // sequence to the highest one an entry holds (writes do not rewrite meta/seq: see Stage). Call once,
+  // before any write.
   Status Recover();
 
   // Adds to `batch`: the entry of `changes` (sequences follow the store's last one), the new last
-  // sequence, and the deletion of entries delivered long enough ago. Pass the result to Committed()
+  // sequence (held by the entry, so meta/seq is not rewritten: Batch::last_seq_in_entry), and the
+  // deletion of entries delivered long enough ago. Every other removal of outbox/ or dead/ entries
+  // here writes meta/seq in the same batch, so the highest sequence is never lost. Pass the result to Committed()
   // once the batch is committed; if the commit fails, drop it (nothing was assigned).
   OutboxEntry Stage(const std::vector<Change>& changes, const std::string& origin, Batch& batch, int64_t now_ms);
   void Committed(OutboxEntry entry, uint64_t ticket);
@@ -82,6 +91,10 @@ class Outbox {
   };
   // Returns false if the entry could not be fully delivered (it stays queued or is dead-lettered).
   bool DeliverHead(const std::vector<EventSink*>& sinks, int64_t now_ms);
+  // Counts the dead letters (dead_) and raises the store's last sequence to theirs.
+  Status CountDeadAndRaiseSeq();
+  // Decodes every entry under `prefix` (outbox/ or dead/), in key order, and hands it to `visit`.
+  Status ForEachEntry(std::string_view prefix, const std::function<void(std::string_view, OutboxEntry)>& visit) const;
   int64_t Backoff(int retries);
   // Dead entries matching operation_id (all when empty), with their keys.
   Result<std::vector<std::pair<std::string, OutboxEntry>>> FindDead(const std::string& operation_id) const;

@@ -259,7 +259,9 @@ Result<uint64_t> Store::Commit(const Batch& batch) {
   // The batch's own ops, then meta/seq and meta/count/{entity}.
   std::vector<Batch::Op> meta;
   uint64_t new_seq = batch.last_seq.value_or(last_seq_);
-  if (batch.last_seq) meta.push_back({Batch::Kind::kPut, std::string(keys::kMetaSeq), std::to_string(new_seq)});
+  if (batch.last_seq && !batch.last_seq_in_entry) {
+    meta.push_back({Batch::Kind::kPut, std::string(keys::kMetaSeq), std::to_string(new_seq)});
+  }
   std::map<std::string, int64_t> new_counts;
   for (const auto& [entity, delta] : batch.count_deltas()) {
     if (delta == 0) continue;

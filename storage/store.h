@@ -3,13 +3,17 @@
 // Writes are Batches committed atomically (one RocksDB WriteBatch). A Batch also carries the counters
 // persisted with it (last event sequence, per-entity record counts), so those counters can never
 // disagree with the data after a crash: meta/seq and meta/count/{entity} are rewritten inside the same
-// WriteBatch.
+// WriteBatch. One exception saves a key per write: a batch that puts the outbox entry holding its new
+// last sequence leaves meta/seq alone (Batch::last_seq_in_entry). Invariant: meta/seq is at least every
+// sequence that no outbox/ or dead/ entry holds; the Outbox writes meta/seq whenever it removes entries
+// without adding a newer one, and raises last_seq() at open to the highest sequence its entries hold.
 //
 // Threading: Open, Get, Scan and Commit are called from one thread (the broker thread). The WalSyncer
 // thread only calls RocksDB's SyncWAL and the RangeCompactor thread only CompactRange, both of which
 // RocksDB allows concurrently with reads and writes.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -74,7 +78,10 @@ class Batch {
   bool IsLast(size_t i) const;  // ops()[i] is the last Put/Delete of its key (false for range deletes)
   bool empty() const { return ops_.empty() && !last_seq && count_deltas_.empty(); }
 
-  std::optional<uint64_t> last_seq;  // new meta/seq, written with the batch
+  std::optional<uint64_t> last_seq;  // the new last event sequence, written to meta/seq with the batch
+  // ... unless the batch puts the outbox entry that holds last_seq: then meta/seq is not written (the
+  // entry holds the sequence; see the invariant at the top of this file).
+  bool last_seq_in_entry = false;
 
  private:
   std::vector<Op> ops_;
@@ -107,7 +114,10 @@ class Store {
   // Applies the batch atomically. Returns the commit's durability ticket (see WalSyncer).
   Result<uint64_t> Commit(const Batch& batch);
 
+  // The last event sequence. Open reads meta/seq; a higher one can only be held by an outbox/ or
+  // dead/ entry (see the top of this file), which Outbox::Recover finds and passes to RaiseLastSeq.
   uint64_t last_seq() const { return last_seq_; }
+  void RaiseLastSeq(uint64_t seq) { last_seq_ = std::max(last_seq_, seq); }
   int64_t record_count() const;  // all entities
   int64_t EntityCount(const std::string& entity) const;
   const std::map<std::string, int64_t>& entity_counts() const { return counts_; }
@@ -139,7 +149,8 @@ class Store {
   Result<std::vector<BackupInfo>> ListBackups(const std::string& dir) const;
   // Replaces the database with the named backup, in place: this Store (and its WAL syncer, tickets
   // and counters) stays valid. The event sequence never goes back: a restored meta/seq lower than
-  // the current one is raised to it.
+  // the current one is raised to it (higher sequences held by restored outbox entries are raised to
+  // by Outbox::ResetAfterRestore).
   Status Restore(const std::string& dir, const std::string& name);
 
  private:

@@ -227,6 +227,74 @@ TEST_F(OutboxTest, SequencesSurviveRestart) {
   EXPECT_EQ(outbox_->Stage(r->changes, "c", b, now_).first_seq, 3u);
 }
 
+// Writes leave meta/seq to the outbox entry that holds their last sequence (one key fewer per
+// write); opening raises the sequence to what the entries hold.
+TEST_F(OutboxTest, WritesLeaveTheSequenceToTheirEntries) {
+  WriteMany(2, "a");
+  WriteMany(3, "b");
+  EXPECT_EQ(store_->last_seq(), 5u);
+  auto stored = store_->Get(keys::kMetaSeq);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_FALSE(stored.value()) << "no write rewrote meta/seq";
+  Reopen();
+  EXPECT_EQ(store_->last_seq(), 5u);
+}
+
+// Whatever removes entries without adding a newer one writes meta/seq, and dead letters hold their
+// sequences like queued entries: no restart hands out a sequence twice.
+TEST_F(OutboxTest, SequencesSurviveEveryWayEntriesAreRemoved) {
+  test::FaultSink sink;
+  WriteMany(2, "a");  // 1-2
+  Dispatch(sink, now_);
+  now_ += 200;
+  WriteMany(1, "b");  // 3; its batch deletes the delivered entry 1-2
+  Dispatch(sink, now_);
+  ASSERT_TRUE(outbox_->FlushDelivered(now_ + 200).ok());
+  ASSERT_EQ(StoredEntries(keys::kOutboxPrefix), 0u);
+  Reopen();
+  EXPECT_EQ(store_->last_seq(), 3u) << "FlushDelivered removed the entry holding 3";
+
+  sink.fail_when = [](int) { return true; };
+  WriteMany(2, "c");  // 4-5, dead-lettered
+  for (int64_t i = 1; i <= 20 && outbox_->pending(); ++i) Dispatch(sink, i * 3600 * 1000);
+  ASSERT_EQ(outbox_->dead(), 1u);
+  Reopen();
+  EXPECT_EQ(store_->last_seq(), 5u) << "held by the dead letter";
+  ASSERT_EQ(outbox_->Purge("").value(), 1u);
+  Reopen();
+  EXPECT_EQ(store_->last_seq(), 5u) << "Purge removed the entry holding 5";
+
+  Batch b;
+  auto r = records_->Create("items", J(R"({"id":"z"})").get(), b);
+  EXPECT_EQ(outbox_->Stage(r->changes, "c", b, now_).first_seq, 6u);
+}
+
+// A backup's newest sequences may be held only by its outbox entries, which a restore drops: the
+// sequence must be raised to them first, and that must be persisted.
+TEST_F(OutboxTest, ARestoredOutboxRaisesTheSequenceBeforeItIsDropped) {
+  WriteMany(3, "a");  // 1-3, held only by the entry
+  test::TempDir backups, other_dir;
+  ASSERT_TRUE(store_->Backup(backups.path(), "b1").ok());
+
+  auto other = std::move(Store::Open({other_dir.path(), Durability::kNone, 10}).value());
+  {
+    Outbox other_outbox(*other, OutboxOptions{1, 3, 200});
+    ASSERT_TRUE(other_outbox.Recover().ok());
+    ASSERT_EQ(other->last_seq(), 0u);
+    ASSERT_TRUE(other->Restore(backups.path(), "b1").ok());
+    ASSERT_TRUE(other_outbox.ResetAfterRestore().ok());
+    EXPECT_EQ(other->last_seq(), 3u);
+  }
+  size_t entries = 0;
+  other->Scan(keys::kOutboxPrefix, [&](std::string_view, std::string_view) { ++entries; return true; });
+  EXPECT_EQ(entries, 0u);
+  other.reset();
+  other = std::move(Store::Open({other_dir.path(), Durability::kNone, 10}).value());
+  Outbox reopened(*other, OutboxOptions{1, 3, 200});
+  ASSERT_TRUE(reopened.Recover().ok());
+  EXPECT_EQ(other->last_seq(), 3u) << "persisted with the entries' deletion";
+}
+
 TEST_F(OutboxTest, DeadLetteredAfterMaxRetriesAtomically) {
   test::FaultSink sink;
   WriteMany(2, "d");
