@@ -54,8 +54,8 @@ class Outbox {
   // Adds to `batch`: the entry of `changes` (sequences follow the store's last one), the new last
   // sequence (held by the entry, so meta/seq is not rewritten: Batch::last_seq_in_entry), and the
   // deletion of entries delivered long enough ago. Every other removal of outbox/ or dead/ entries
-  // here writes meta/seq in the same batch, so the highest sequence is never lost. Pass the result to Committed()
-  // once the batch is committed; if the commit fails, drop it (nothing was assigned).
+  // here writes meta/seq in the same batch, so the highest sequence is never lost. Pass the result
+  // to Committed() once the batch is committed; if the commit fails, drop it (nothing was assigned).
   OutboxEntry Stage(const std::vector<Change>& changes, const std::string& origin, Batch& batch, int64_t now_ms);
   void Committed(OutboxEntry entry, uint64_t ticket);
 
