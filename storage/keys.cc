@@ -23,6 +23,18 @@ std::string Data(std::string_view entity, std::string_view id) {
   return k;
 }
 
+std::string_view Region(std::string_view key) {
+  size_t end = key.find('/');
+  if (end == std::string_view::npos) return {};
+  ++end;
+  const std::string_view family = key.substr(0, end);
+  if (family == "data/" || family == "idx/" || family == "uniq/") {
+    size_t second = key.find('/', end);
+    if (second != std::string_view::npos) end = second + 1;
+  }
+  return key.substr(0, end);
+}
+
 std::string MetaCount(std::string_view entity) { return std::string(kMetaCountPrefix) + std::string(entity); }
 
 std::string Outbox(uint64_t seq) { return std::string(kOutboxPrefix) + Padded(seq); }

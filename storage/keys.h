@@ -41,6 +41,12 @@ std::string Ttl(int64_t expires_at_s, std::string_view entity, std::string_view 
 // Stored response of an idempotent request (identity in hex).
 std::string Dedup(std::string_view identity);
 
+// The region of a key: its first component ("outbox/", "dedup/", "ttl/", "meta/"), and for the
+// entity-scoped families (data/, idx/, uniq/) the entity too ("data/users/"). Store keeps one scan
+// floor per region, so there must be few: at most 3 per entity plus one per family. "" for a key
+// without '/'.
+std::string_view Region(std::string_view key);
+
 // Zero-padded decimal, so byte order equals numeric order.
 std::string Padded(uint64_t n);
 

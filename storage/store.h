@@ -107,7 +107,12 @@ class Store {
 
   // Visits the keys starting with `prefix` in byte order, from `start` (inclusive; empty: from the
   // prefix) until `visit` returns false. A scan dominated by deleted keys (compact_after_tombstones)
-  // hands the range it covered to the RangeCompactor.
+  // hands the range it covered to the RangeCompactor. A scan of a whole key region (`prefix` ==
+  // keys::Region(prefix), e.g. data/{entity}/) that had to step over deleted keys to reach the
+  // region's first key remembers that key as the region's floor, and later scans from below the
+  // floor start there: a range whose oldest keys are deleted first (a queue, time-ordered ids) is
+  // not walked tombstone by tombstone on every scan until compactions catch up, and tombstones in
+  // the memtable are not compacted at all.
   using Visitor = std::function<bool(std::string_view key, std::string_view value)>;
   Status Scan(std::string_view prefix, const Visitor& visit, std::string_view start = {}) const;
 
@@ -165,6 +170,12 @@ class Store {
   std::shared_mutex db_mu_;
   std::unique_ptr<WalSyncer> syncer_;
   std::unique_ptr<RangeCompactor> compactor_;
+  // Region floors (see Scan). Invariant: no key of a region below its floor exists in the database.
+  // Scan raises a floor only to the first key its seek found from at or below the floor; Commit
+  // lowers a floor to any key it puts below it; Reopen (restore) drops them all. Bounded by the
+  // number of regions (keys::Region), touched only by the broker thread.
+  mutable std::map<std::string, std::string, std::less<>> floors_;
+  void LowerFloors(const Batch::Op& op);
   mutable std::atomic<uint64_t> tombstones_skipped_{0};
   mutable std::atomic<uint64_t> compactions_requested_{0};
   uint64_t last_seq_ = 0;

@@ -51,5 +51,23 @@ TEST(Keys, SortableTypeOrderAndStrings) {
   EXPECT_EQ(enc("[1]"), "");  // not indexable
 }
 
+// Regions must stay few (Store keeps a scan floor per region): keys that differ only in sequence,
+// expiry, id or identity share one, entities get their own.
+TEST(Keys, RegionsAreTheFamilyAndForEntityKeysTheEntity) {
+  EXPECT_EQ(keys::Region(keys::Data("users", "u1")), "data/users/");
+  EXPECT_EQ(keys::Region(keys::Data("users", "u1")), keys::Region(keys::Data("users", "u2")));
+  EXPECT_NE(keys::Region(keys::Data("users", "u1")), keys::Region(keys::Data("orders", "u1")));
+  EXPECT_EQ(keys::Region(keys::Outbox(1)), "outbox/");
+  EXPECT_EQ(keys::Region(keys::Outbox(1)), keys::Region(keys::Outbox(99999)));
+  EXPECT_EQ(keys::Region(keys::Ttl(100, "users", "u1")), "ttl/");
+  EXPECT_EQ(keys::Region(keys::Ttl(100, "users", "u1")), keys::Region(keys::Ttl(200, "orders", "x")));
+  EXPECT_EQ(keys::Region(keys::Dedup("c1:corr")), keys::Region(keys::Dedup("c2:other")));
+  EXPECT_EQ(keys::Region(keys::MetaCount("users")), "meta/");
+  EXPECT_EQ(keys::Region("idx/users/age/\x05\x00u1"), "idx/users/");
+  EXPECT_EQ(keys::Region("uniq/users/email/x"), "uniq/users/");
+  EXPECT_EQ(keys::Region("data/"), "data/");  // an entity-scoped family without entity: the family
+  EXPECT_EQ(keys::Region("noslash"), "");      // outside every region
+}
+
 }  // namespace
 }  // namespace mqdb

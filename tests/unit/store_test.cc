@@ -176,8 +176,87 @@ TEST(Store, ScansOverManyTombstonesGetTheirRangeCompacted) {
   EXPECT_EQ(store->tombstones_skipped(), 1000u);
   ASSERT_TRUE(test::WaitFor([&] { return store->range_compactions() >= 1; }, std::chrono::seconds(30)));
   EXPECT_EQ(first_key(), keys::Data("q", "u"));
+  // Scans of the whole region now start at its floor (next tests); one of a narrower prefix does
+  // not, and meets no tombstone either: the compaction dropped them.
+  size_t seen = 0;
+  ASSERT_TRUE(store->Scan(keys::Data("q", "t"), [&](std::string_view, std::string_view) { ++seen; return true; }).ok());
+  EXPECT_EQ(seen, 0u);
   EXPECT_EQ(store->tombstones_skipped(), 1000u) << "the compaction dropped the tombstones";
   EXPECT_EQ(*store->Get(keys::Data("q", "u")).value(), "live");
+}
+
+std::vector<std::string> ScanAll(Store& store, const std::string& prefix, const std::string& start = "") {
+  std::vector<std::string> seen;
+  Status s = store.Scan(prefix, [&](std::string_view k, std::string_view) { seen.emplace_back(k); return true; }, start);
+  EXPECT_TRUE(s.ok()) << s.message();
+  return seen;
+}
+
+std::vector<std::string> DataKeys(const std::string& entity, int from, int to) {
+  std::vector<std::string> out;
+  for (int i = from; i < to; ++i) out.push_back(keys::Data(entity, "t" + std::to_string(10000 + i)));
+  return out;
+}
+
+// A region whose oldest keys are deleted first (a queue): once a scan has stepped over the
+// tombstones to the first key, later scans start there, and still see every key that exists.
+TEST(Store, ScansOfARegionStartAtItsFloorAndMissNoKey) {
+  test::TempDir dir;
+  StoreOptions o{dir.path(), Durability::kNone, 5};
+  o.compact_after_tombstones = 0;  // only the floor can save the steps here
+  auto store = std::move(Store::Open(o).value());
+  Batch put;
+  for (const auto& k : DataKeys("q", 0, 1000)) put.Put(k, "v");
+  put.Put(keys::Data("r", "other"), "v");
+  ASSERT_TRUE(store->Commit(put).ok());
+  Batch del;
+  for (const auto& k : DataKeys("q", 0, 990)) del.Delete(k);
+  ASSERT_TRUE(store->Commit(del).ok());
+
+  const auto last_ten = DataKeys("q", 990, 1000);
+  EXPECT_EQ(ScanAll(*store, keys::Data("q", "")), last_ten);
+  EXPECT_EQ(store->tombstones_skipped(), 990u);
+  EXPECT_EQ(ScanAll(*store, keys::Data("q", "")), last_ten);
+  EXPECT_EQ(ScanAll(*store, keys::Data("q", ""), keys::Data("q", "t10500")), last_ten);  // a start below the floor
+  EXPECT_EQ(ScanAll(*store, keys::Data("q", ""), keys::Data("q", "t10995")), DataKeys("q", 995, 1000));
+  EXPECT_EQ(store->tombstones_skipped(), 990u) << "the later scans started at the floor";
+  EXPECT_EQ(ScanAll(*store, keys::Data("r", "")), std::vector<std::string>{keys::Data("r", "other")});
+
+  // Keys written below the floor are found: a new one and a deleted one written again.
+  Batch below;
+  below.Put(keys::Data("q", "a"), "v");
+  below.Put(keys::Data("q", "t10001"), "v");
+  ASSERT_TRUE(store->Commit(below).ok());
+  std::vector<std::string> expected{keys::Data("q", "a"), keys::Data("q", "t10001")};
+  expected.insert(expected.end(), last_ten.begin(), last_ten.end());
+  EXPECT_EQ(ScanAll(*store, keys::Data("q", "")), expected);
+
+  // An emptied region, then a key in it again.
+  Batch all;
+  for (const auto& k : expected) all.Delete(k);
+  ASSERT_TRUE(store->Commit(all).ok());
+  EXPECT_TRUE(ScanAll(*store, keys::Data("q", "")).empty());
+  EXPECT_TRUE(ScanAll(*store, keys::Data("q", "")).empty());
+  Batch again;
+  again.Put(keys::Data("q", "t10000"), "v");
+  ASSERT_TRUE(store->Commit(again).ok());
+  EXPECT_EQ(ScanAll(*store, keys::Data("q", "")), DataKeys("q", 0, 1));
+}
+
+// A restored database has its own keys: floors learned in the replaced one must not hide them.
+TEST(Store, ARestoreForgetsTheFloors) {
+  test::TempDir dir, backups;
+  auto store = OpenAt(dir.path(), Durability::kNone);
+  Batch put;
+  for (const auto& k : DataKeys("q", 0, 100)) put.Put(k, "v");
+  ASSERT_TRUE(store->Commit(put).ok());
+  ASSERT_TRUE(store->Backup(backups.path(), "b").ok());
+  Batch del;
+  for (const auto& k : DataKeys("q", 0, 99)) del.Delete(k);
+  ASSERT_TRUE(store->Commit(del).ok());
+  EXPECT_EQ(ScanAll(*store, keys::Data("q", "")), DataKeys("q", 99, 100));  // the floor is the last key
+  ASSERT_TRUE(store->Restore(backups.path(), "b").ok());
+  EXPECT_EQ(ScanAll(*store, keys::Data("q", "")), DataKeys("q", 0, 100));
 }
 
 // A long scan of live records that meets a few deleted keys is not worth rewriting the range for.
