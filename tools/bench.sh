@@ -137,7 +137,7 @@ case "$mode" in
     start_broker
     out=$(b --workload all --duration 1 --concurrency 2 --pipeline 4 --seed 200 --k 20 --write-rate 200 --format csv)
     echo "$out"
-    for w in echo insert get update delete list ilist mixed changefeed unique cascade; do
+    for w in echo insert get update delete list ilist mixed queue changefeed unique cascade; do
       line=$(echo "$out" | grep -m1 "^$w,") || { echo "smoke: no result for $w" >&2; exit 1; }
       ok=$(echo "$line" | cut -d, -f4)
       [ "$ok" -gt 0 ] || { echo "smoke: $w completed no request" >&2; exit 1; }

@@ -58,10 +58,12 @@ void Usage() {
       "                      suite|all,\n"
       "                      or a comma-separated list of them (suite). suite = echo, insert, get, update,\n"
       "                      delete, list, ilist, mixed, echo, each as a ratio to the faster echo run;\n"
-      "                      all = suite + changefeed, unique, cascade.\n"
+      "                      all = suite + queue, changefeed, unique, cascade.\n"
       "                      list: limit 10 at a random offset < 50; ilist: indexed filter k = v matching 10\n"
       "                      seeded records (the index on k is added before seeding; needs --username of an admin);\n"
-      "                      echo-record: echo with an insert's record as payload, returned as a string\n"
+      "                      echo-record: echo with an insert's record as payload, returned as a string;\n"
+      "                      queue: each client uses its own entity as a queue, in turn creating a record\n"
+      "                      (ids in time order), deleting the oldest (10 stay) and listing the first 10\n"
       "  --duration S        seconds per workload (5)\n"
       "  --concurrency N     clients, one connection and thread each (1)\n"
       "  --pipeline N        requests in flight per client (1)\n"
@@ -391,6 +393,30 @@ Result Workload(const Options& o, const std::string& w) {
       });
     });
   }
+  if (w == "queue") {
+    // Deletes at the head of a key range, scans from its start: the pattern (a job queue, time-ordered
+    // ids consumed oldest first) where a scan must not walk every deleted key before the live ones.
+    return RunClients(o, w, per_client([&o](std::mt19937_64& rng, uint64_t i, int c, std::string& t, std::string& p) {
+      const std::string queue = "$DB/" + o.entity + "q" + std::to_string(c) + "-" + std::to_string(getpid());
+      auto id = [](uint64_t n) {
+        char buf[24];
+        std::snprintf(buf, sizeof buf, "%012llu", static_cast<unsigned long long>(n));
+        return std::string(buf);
+      };
+      const uint64_t n = i / 3;
+      if (i % 3 == 0) {
+        t = queue + "/create";
+        p = Record(o, rng, id(n));
+      } else if (i % 3 == 1 && n >= 10) {
+        t = queue + "/" + id(n - 10) + "/delete";
+        p = "";
+      } else {
+        t = queue + "/list";
+        p = "{\"limit\":10}";
+      }
+      return true;
+    }));
+  }
   std::fprintf(stderr, "unknown workload %s\n", w.c_str());
   std::exit(2);
 }
@@ -562,7 +588,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> plan;
   // echo runs first and last: ratios use the faster of the two, so a noisy machine cannot flatter them.
   if (o.workload == "suite") plan = {"echo", "insert", "get", "update", "delete", "list", "ilist", "mixed", "echo"};
-  else if (o.workload == "all") plan = {"echo", "insert", "get", "update", "delete", "list", "ilist", "mixed", "echo", "changefeed", "unique", "cascade"};
+  else if (o.workload == "all") plan = {"echo", "insert", "get", "update", "delete", "list", "ilist", "mixed", "echo", "queue", "changefeed", "unique", "cascade"};
   else {
     for (size_t at = 0; at <= o.workload.size();) {  // a comma-separated list runs in that order
       size_t comma = std::min(o.workload.find(',', at), o.workload.size());
