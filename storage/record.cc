@@ -101,14 +101,18 @@ Result<UpdateSpec> ParseUpdate(const cJSON* payload, const std::string& id) {
 
 Json ApplyUpdate(const cJSON* current, const UpdateSpec& spec, int64_t now_ms) {
   Json rec = Clone(current);
-  for (const cJSON* c = spec.fields->child; c; c = c->next) {
-    SetField(rec.get(), c->string, cJSON_Duplicate(c, true));
-  }
-  double version = GetNumber(current, "_version").value_or(0);
-  SetNumber(rec.get(), "_version", version + 1);
-  SetNumber(rec.get(), "_updated_at", static_cast<double>(now_ms));
-  if (spec.ttl_secs) SetNumber(rec.get(), "_expires_at", static_cast<double>(ExpiryFor(now_ms, *spec.ttl_secs)));
+  ApplyUpdateInPlace(rec.get(), spec, now_ms);
   return rec;
+}
+
+void ApplyUpdateInPlace(cJSON* record, const UpdateSpec& spec, int64_t now_ms) {
+  const double version = GetNumber(record, "_version").value_or(0);
+  for (const cJSON* c = spec.fields->child; c; c = c->next) {
+    SetField(record, c->string, cJSON_Duplicate(c, true));
+  }
+  SetNumber(record, "_version", version + 1);
+  SetNumber(record, "_updated_at", static_cast<double>(now_ms));
+  if (spec.ttl_secs) SetNumber(record, "_expires_at", static_cast<double>(ExpiryFor(now_ms, *spec.ttl_secs)));
 }
 
 Result<std::optional<int64_t>> ParseDelete(const cJSON* payload) {

@@ -41,6 +41,8 @@ Result<UpdateSpec> ParseUpdate(const cJSON* payload, const std::string& id);
 
 // Shallow merge of spec.fields into `current`; bumps _version, sets _updated_at (and _expires_at).
 Json ApplyUpdate(const cJSON* current, const UpdateSpec& spec, int64_t now_ms);
+// The same merge into `record` itself (no copy of the record).
+void ApplyUpdateInPlace(cJSON* record, const UpdateSpec& spec, int64_t now_ms);
 
 // `{"_version": N}` precondition of a delete (absent: unconditional).
 Result<std::optional<int64_t>> ParseDelete(const cJSON* payload);

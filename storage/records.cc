@@ -118,6 +118,24 @@ Result<Json> Records::LoadLive(const std::string& entity, const std::string& id,
   return rec;
 }
 
+Json Records::ComparedFields(const std::string& entity, const cJSON* record) const {
+  Json view = NewObject();
+  auto keep = [&](const std::string& name) {
+    if (cJSON_GetObjectItemCaseSensitive(view.get(), name.c_str())) return;
+    if (const cJSON* v = cJSON_GetObjectItemCaseSensitive(record, name.c_str())) {
+      cJSON_AddItemToObject(view.get(), name.c_str(), cJSON_Duplicate(v, true));
+    }
+  };
+  for (const Constraint* c : catalog_.ConstraintsOf(entity)) {
+    for (const auto& f : c->fields) keep(f);
+  }
+  for (const IndexDef* ix : catalog_.IndexesOf(entity)) {
+    if (!ix->path.empty()) keep(ix->path.front());
+  }
+  keep("_expires_at");
+  return view;
+}
+
 Status Records::CheckForeignKeys(const std::string& entity, const cJSON* before, const cJSON* after,
                                  const Batch& batch) const {
   for (const Constraint* c : catalog_.ConstraintsOf(entity)) {
@@ -382,12 +400,14 @@ Result<Outcome> Records::Update(const std::string& entity, const std::string& id
     }
   }
   if (Status s = CheckVersion(cur.value().get(), spec->expected_version, What(entity, id)); !s.ok()) return s;
-  Json rec = ApplyUpdate(cur.value().get(), spec.value(), now);
+  const Json before = ComparedFields(entity, cur.value().get());
+  Json rec = std::move(cur.value());
+  ApplyUpdateInPlace(rec.get(), spec.value(), now);
   if (const Schema* schema = catalog_.FindSchema(entity)) {
     if (Status s = ValidateAgainstSchema(entity, *schema, rec.get()); !s.ok()) return s;
   }
   std::string text;
-  if (Status s = StageChange(entity, id, cur.value().get(), rec.get(), batch, &text); !s.ok()) return s;
+  if (Status s = StageChange(entity, id, before.get(), rec.get(), batch, &text); !s.ok()) return s;
   Outcome out;
   out.data = Json(cJSON_CreateRaw(text.c_str()));  // the reply is the stored text: printed once
   std::string owner = OwnerOf(entity, rec.get());

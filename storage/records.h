@@ -96,6 +96,10 @@ class Records {
     std::set<std::string> visited;  // "entity/id" already deleted or updated in this batch
     std::vector<Change> changes;
   };
+  // The fields of `record` that StageChange compares with a new version: those of constraints, the
+  // first component of each index path, and _expires_at. An update keeps a copy of only these as its
+  // "before" and merges the patch into the parsed record itself, instead of copying all of it.
+  Json ComparedFields(const std::string& entity, const cJSON* record) const;
   // `text`, when given, receives the stored bytes of the record.
   Result<Json> LoadLive(const std::string& entity, const std::string& id, int64_t now, const Batch* batch,
                         std::string* text = nullptr) const;

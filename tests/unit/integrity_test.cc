@@ -336,6 +336,25 @@ TEST_F(Integrity, IndexedEqualityListsSendStoredBytesAndSkipExpiredRecords) {
   EXPECT_EQ(Print(records_->Count("items", J(eq).get())->data.get()), R"({"count":2})");
 }
 
+// An update keeps only the compared fields of the old version (Records::ComparedFields): what it
+// changes in indexes, ttl entries and unique guards must still leave exactly the new entries.
+TEST_F(Integrity, AnUpdateMovesItsIndexEntryTtlEntryAndGuard) {
+  Def(defs_->AddIndex("items", J(R"({"fields":["k"]})").get()));
+  Def(defs_->AddConstraint("items", J(R"({"type":"unique","fields":["code"]})").get()));
+  Ok(Create("items", R"({"id":"a","k":1,"code":"x","name":"n","ttl_secs":100})"));
+  Ok(Update("items", "a", R"({"k":2,"code":"y","ttl_secs":200})"));
+  std::vector<std::string> derived;
+  for (const auto& [k, v] : Everything()) {
+    if (k.rfind("idx/", 0) == 0 || k.rfind("ttl/", 0) == 0 || k.rfind("uniq/", 0) == 0) derived.push_back(k);
+  }
+  ASSERT_EQ(derived.size(), 3u) << "one index entry, one ttl entry, one guard";
+  EXPECT_EQ(derived[1], keys::Ttl(now_ms_ / 1000 + 200, "items", "a"));  // idx/ < ttl/ < uniq/
+  EXPECT_EQ(Ids("items", R"({"filters":[{"field":"k","op":"eq","value":2}]})"), (std::vector<std::string>{"a"}));
+  EXPECT_TRUE(Ids("items", R"({"filters":[{"field":"k","op":"eq","value":1}]})").empty());
+  Ok(Create("items", R"({"id":"b","code":"x"})"));  // the old value is free again
+  EXPECT_EQ(Error(Create("items", R"({"id":"c","code":"y"})")), "409 unique constraint violation: items.code");
+}
+
 TEST_F(Integrity, DefinitionsSurviveRestart) {
   Def(defs_->SetSchema("users", J(R"({"fields":{"name":{"type":"string","required":true}}})").get()));
   Def(defs_->AddConstraint("users", J(R"({"type":"unique","fields":["name"]})").get()));
