@@ -35,6 +35,14 @@ std::string_view Region(std::string_view key) {
   return key.substr(0, end);
 }
 
+bool IsRegion(std::string_view prefix) {
+  if (prefix.empty() || prefix.back() != '/') return false;
+  // Region looks at most at a key's first two components: one more component decides.
+  std::string probe(prefix);
+  probe += "x/";
+  return Region(probe) == prefix;
+}
+
 std::string MetaCount(std::string_view entity) { return std::string(kMetaCountPrefix) + std::string(entity); }
 
 std::string Outbox(uint64_t seq) { return std::string(kOutboxPrefix) + Padded(seq); }

@@ -46,6 +46,9 @@ std::string Dedup(std::string_view identity);
 // floor per region, so there must be few: at most 3 per entity plus one per family. "" for a key
 // without '/'.
 std::string_view Region(std::string_view key);
+// Whether every key that starts with `prefix` has `prefix` as its region ("data/users/", "outbox/";
+// not "data/", whose keys belong to their entities' regions).
+bool IsRegion(std::string_view prefix);
 
 // Zero-padded decimal, so byte order equals numeric order.
 std::string Padded(uint64_t n);

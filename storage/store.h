@@ -107,8 +107,8 @@ class Store {
 
   // Visits the keys starting with `prefix` in byte order, from `start` (inclusive; empty: from the
   // prefix) until `visit` returns false. A scan dominated by deleted keys (compact_after_tombstones)
-  // hands the range it covered to the RangeCompactor. A scan of a whole key region (`prefix` ==
-  // keys::Region(prefix), e.g. data/{entity}/) that had to step over deleted keys to reach the
+  // hands the range it covered to the RangeCompactor. A scan of a whole key region
+  // (keys::IsRegion(prefix), e.g. data/{entity}/) that had to step over deleted keys to reach the
   // region's first key remembers that key as the region's floor, and later scans from below the
   // floor start there: a range whose oldest keys are deleted first (a queue, time-ordered ids) is
   // not walked tombstone by tombstone on every scan until compactions catch up, and tombstones in

@@ -67,6 +67,13 @@ TEST(Keys, RegionsAreTheFamilyAndForEntityKeysTheEntity) {
   EXPECT_EQ(keys::Region("uniq/users/email/x"), "uniq/users/");
   EXPECT_EQ(keys::Region("data/"), "data/");  // an entity-scoped family without entity: the family
   EXPECT_EQ(keys::Region("noslash"), "");      // outside every region
+  EXPECT_TRUE(keys::IsRegion("data/users/"));
+  EXPECT_TRUE(keys::IsRegion("outbox/"));
+  EXPECT_TRUE(keys::IsRegion("meta/"));
+  EXPECT_FALSE(keys::IsRegion("data/")) << "its keys belong to their entities' regions";
+  EXPECT_FALSE(keys::IsRegion("idx/users/age/")) << "a part of the region idx/users/";
+  EXPECT_FALSE(keys::IsRegion("data/users"));
+  EXPECT_FALSE(keys::IsRegion(""));
 }
 
 }  // namespace

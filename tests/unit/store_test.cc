@@ -243,6 +243,27 @@ TEST(Store, ScansOfARegionStartAtItsFloorAndMissNoKey) {
   EXPECT_EQ(ScanAll(*store, keys::Data("q", "")), DataKeys("q", 0, 1));
 }
 
+// A prefix holding several regions (data/ holds every entity's) gets no floor: a key put into one of
+// its regions lowers that region's floor, not one of data/.
+TEST(Store, APrefixOfSeveralRegionsHasNoFloor) {
+  test::TempDir dir;
+  StoreOptions o{dir.path(), Durability::kNone, 5};
+  o.compact_after_tombstones = 0;
+  auto store = std::move(Store::Open(o).value());
+  Batch put;
+  for (const auto& k : DataKeys("q", 0, 100)) put.Put(k, "v");
+  put.Put(keys::Data("r", "last"), "v");
+  ASSERT_TRUE(store->Commit(put).ok());
+  Batch del;
+  for (const auto& k : DataKeys("q", 0, 100)) del.Delete(k);
+  ASSERT_TRUE(store->Commit(del).ok());
+  EXPECT_EQ(ScanAll(*store, "data/"), std::vector<std::string>{keys::Data("r", "last")});
+  Batch below;
+  below.Put(keys::Data("q", "t10050"), "v");
+  ASSERT_TRUE(store->Commit(below).ok());
+  EXPECT_EQ(ScanAll(*store, "data/"), (std::vector<std::string>{keys::Data("q", "t10050"), keys::Data("r", "last")}));
+}
+
 // A restored database has its own keys: floors learned in the replaced one must not hide them.
 TEST(Store, ARestoreForgetsTheFloors) {
   test::TempDir dir, backups;
