@@ -23,12 +23,16 @@ std::string Data(std::string_view entity, std::string_view id) {
   return k;
 }
 
+namespace {
+// Families whose keys are grouped by entity: their regions are "{family}{entity}/".
+bool EntityScoped(std::string_view family) { return family == "data/" || family == "idx/" || family == "uniq/"; }
+}  // namespace
+
 std::string_view Region(std::string_view key) {
   size_t end = key.find('/');
   if (end == std::string_view::npos) return {};
   ++end;
-  const std::string_view family = key.substr(0, end);
-  if (family == "data/" || family == "idx/" || family == "uniq/") {
+  if (EntityScoped(key.substr(0, end))) {
     size_t second = key.find('/', end);
     if (second != std::string_view::npos) end = second + 1;
   }
@@ -36,11 +40,8 @@ std::string_view Region(std::string_view key) {
 }
 
 bool IsRegion(std::string_view prefix) {
-  if (prefix.empty() || prefix.back() != '/') return false;
-  // Region looks at most at a key's first two components: one more component decides.
-  std::string probe(prefix);
-  probe += "x/";
-  return Region(probe) == prefix;
+  // An entity-scoped family alone ("data/") is its own Region but holds every entity's region.
+  return !prefix.empty() && prefix.back() == '/' && Region(prefix) == prefix && !EntityScoped(prefix);
 }
 
 std::string MetaCount(std::string_view entity) { return std::string(kMetaCountPrefix) + std::string(entity); }
