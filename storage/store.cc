@@ -222,7 +222,7 @@ Status Store::Scan(std::string_view prefix, const Visitor& visit, std::string_vi
   rocksdb::ReadOptions ro;
   if (!upper.empty()) ro.iterate_upper_bound = &upper_slice;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
-  // A scan of a whole region (keys::Region) that would begin at or below the region's floor begins
+  // A scan of a whole region (keys::IsRegion) that would begin at or below the region's floor begins
   // at the floor: every key below it is deleted, so the scan would only step over tombstones there.
   const bool whole_region = keys::IsRegion(prefix);
   std::string from(start.empty() ? prefix : start);
