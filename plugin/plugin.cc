@@ -41,7 +41,7 @@ struct Outgoing {
   bool direct = false;      // to the requester alone on $DB/_reply
   std::string client_id;    // for direct
   std::string topic;
-  std::string payload;
+  std::shared_ptr<const std::string> payload;  // the reply's envelope, shared (not copied) with the retry cache
   std::string correlation;  // MQTT 5 Correlation Data, byte for byte
 };
 
@@ -68,7 +68,7 @@ struct Context {
 constexpr const char* kReplyTopic = "$DB/_reply";
 
 void Send(const Outgoing& out) {
-  Status s = BrokerPublish(out.direct ? out.client_id.c_str() : nullptr, out.topic, out.payload, 1, false,
+  Status s = BrokerPublish(out.direct ? out.client_id.c_str() : nullptr, out.topic, *out.payload, 1, false,
                            &out.correlation, nullptr);
   if (!s.ok()) mosquitto_log_printf(MOSQ_LOG_WARNING, "mqdb: cannot send response: %s", s.message().c_str());
 }
@@ -132,7 +132,7 @@ int OnMessage(int, void* event_data, void* userdata) {
 
     out.direct = rt.empty();
     out.topic = out.direct ? kReplyTopic : rt;
-    out.payload = reply.envelope ? *reply.envelope : Service::Envelope(reply);
+    out.payload = reply.envelope ? std::move(reply.envelope) : std::make_shared<const std::string>(Service::Envelope(reply));
     const int code = reply.status.ok() ? 200 : reply.status.code();
 
     if (ctx->service->IsDurable(reply.ticket)) {

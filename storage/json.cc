@@ -3,6 +3,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <set>
 
 namespace mqdb {
@@ -114,6 +115,7 @@ Result<Json> ParseStored(std::string_view text) {
 
 std::string Print(const cJSON* j) {
   std::string out;
+  out.reserve(PrintedSizeHint(j));
   AppendJson(out, j);
   return out;
 }
@@ -196,6 +198,40 @@ void AppendJson(std::string& out, const cJSON* j) {
     }
     default: out.append("null"); return;  // cJSON_Invalid: never built by this code
   }
+}
+
+size_t PrintedSizeHint(const cJSON* j) {
+  if (!j) return 4;
+  switch (j->type & 0xFF) {
+    case cJSON_Number: return 24;
+    case cJSON_Raw: return j->valuestring ? std::strlen(j->valuestring) : 0;
+    case cJSON_String: return 2 + (j->valuestring ? std::strlen(j->valuestring) : 0);
+    case cJSON_Array:
+    case cJSON_Object: {
+      size_t n = 2;
+      for (const cJSON* c = j->child; c; c = c->next) {
+        n += 1 + PrintedSizeHint(c);  // the comma (one too many: the hint may be over by a byte)
+        if ((j->type & 0xFF) == cJSON_Object) n += 3 + (c->string ? std::strlen(c->string) : 0);
+      }
+      return n;
+    }
+    default: return 5;  // null, true, false
+  }
+}
+
+cJSON* NewRaw(std::string_view text) {
+  cJSON* item = cJSON_CreateRaw("");
+  if (!item) return nullptr;
+  char* copy = static_cast<char*>(cJSON_malloc(text.size() + 1));
+  if (!copy) {
+    cJSON_Delete(item);
+    return nullptr;
+  }
+  std::memcpy(copy, text.data(), text.size());
+  copy[text.size()] = '\0';
+  cJSON_free(item->valuestring);
+  item->valuestring = copy;
+  return item;
 }
 
 Json NewObject() { return Json(cJSON_CreateObject()); }

@@ -44,6 +44,14 @@ std::string Print(const cJSON* j);
 void AppendJsonString(std::string& out, std::string_view s);
 // Appends `j` printed compactly; a raw item (cJSON_CreateRaw: text printed earlier) is copied as is.
 void AppendJson(std::string& out, const cJSON* j);
+// About the length of `j` printed compactly: exact but for escapes in strings and the digits of
+// numbers (counted as 24). For reserving the output once instead of growing it by doubling, which
+// for a page of records reallocated and copied the reply some ten times.
+size_t PrintedSizeHint(const cJSON* j);
+
+// A raw item holding `text` (JSON printed earlier), copied once: cJSON_CreateRaw takes a C string,
+// which for text held in a string_view cost a std::string copy first.
+cJSON* NewRaw(std::string_view text);
 
 Json NewObject();
 Json NewArray();

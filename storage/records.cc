@@ -559,7 +559,7 @@ Result<Outcome> Records::List(const std::string& entity, const cJSON* payload, c
         if (IsExpired(rec.value().get(), now)) return true;
       }
       if (skipped < q->offset) { ++skipped; return true; }
-      cJSON_AddItemToArray(out.data.get(), cJSON_CreateRaw(std::string(value).c_str()));
+      cJSON_AddItemToArray(out.data.get(), NewRaw(value));
       ++taken;
       return true;
     });
@@ -574,7 +574,7 @@ Result<Outcome> Records::List(const std::string& entity, const cJSON* payload, c
   size_t skipped = 0;
   std::vector<Json> hits;
   auto keep = [&](Json rec, std::string_view text) {
-    if (whole && !sorted) rec.reset(cJSON_CreateRaw(std::string(text).c_str()));
+    if (whole && !sorted) rec.reset(NewRaw(text));
     hits.push_back(std::move(rec));
   };
   Status s = Matching(entity, q.value(), now_ms_(), !whole || sorted, [&](Json rec, std::string_view text) {

@@ -114,6 +114,38 @@ TEST(Json, AppendJsonCopiesRawItemsAndPrintsOthers) {
   EXPECT_EQ(out, R"({"a":1}{"b":[1,2.5,"x"]})");
 }
 
+TEST(Json, NewRawCopiesExactlyTheViewedBytes) {
+  const std::string buffer = R"({"a":1}{"b":2})";
+  Json raw(NewRaw(std::string_view(buffer).substr(0, 7)));  // a view with no terminator of its own
+  ASSERT_NE(raw, nullptr);
+  EXPECT_TRUE(cJSON_IsRaw(raw.get()));
+  EXPECT_EQ(Print(raw.get()), R"({"a":1})");
+  Json empty(NewRaw(std::string_view()));
+  ASSERT_NE(empty, nullptr);
+  EXPECT_EQ(Print(empty.get()), "");
+}
+
+// The hint sizes replies before they are printed: too small and the reply grows by doubling again,
+// far too large and every reply holds memory it never uses.
+TEST(Json, PrintedSizeHintIsTheSizeOfAPageOfRecordsAndCoversOtherDocuments) {
+  Json page(cJSON_CreateArray());
+  for (int i = 0; i < 10; ++i) {
+    cJSON_AddItemToArray(page.get(), NewRaw(R"({"id":"r)" + std::to_string(i) + R"(","name":"some text"})"));
+  }
+  const size_t printed = Print(page.get()).size();
+  EXPECT_GE(PrintedSizeHint(page.get()), printed);
+  EXPECT_LE(PrintedSizeHint(page.get()), printed + 1);  // one comma too many
+  for (const char* text : {R"({"id":"x","n":1700000000000,"f":-2.5e-7,"t":true,"u":false,"z":null})",
+                           R"({"nested":{"list":[1,[2,{"x":"y"}],"s",{}],"e":[]},"k":"value"})", "[]", "{}",
+                           R"("just a string")", "12"}) {
+    Json doc = test::JAny(text);
+    ASSERT_NE(doc, nullptr) << text;
+    const size_t size = Print(doc.get()).size();
+    EXPECT_GE(PrintedSizeHint(doc.get()), size) << text;
+    EXPECT_LE(PrintedSizeHint(doc.get()), 2 * size + 24) << text;
+  }
+}
+
 // Print is our own printer (cJSON's spends most of its time in sprintf/sscanf for numbers); stored
 // records, replies and retried responses depend on it printing exactly what cJSON prints.
 TEST(Json, PrintIsByteIdenticalToCJson) {
