@@ -12,7 +12,9 @@
 #                                   before/after on a noisy machine: ROUNDS (default 5) rounds of
 #                                   mqdb-bench ARGS, each round on a fresh broker with plugin A and one
 #                                   with plugin B (A first in odd rounds, B first in even ones); prints
-#                                   per workload the medians of the ratio to echo and of req/s, and the
+#                                   per workload the medians of the ratio to echo, of req/s and of the
+#                                   broker thread's CPU time per request (us/rq: what a change to the
+#                                   plugin moves, and steadier than req/s on a shared machine), and the
 #                                   ratio of each round. ARGS should run echo too (--workload echo,W,echo).
 # After each broker: its RSS and database size on stderr. Needs a build (tools/build.sh).
 # BENCH=path/to/mqdb-bench and PLUGIN=path/to/mosquitto_mqdb.so override; EXTRA_OPTS adds broker
@@ -79,7 +81,7 @@ CONF
   broker=$!
   for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.05; done
 }
-b() { "$BENCH" --port "$port" --username bench "$@"; }
+b() { "$BENCH" --port "$port" --username bench --broker-pid "$broker" "$@"; }
 # Waits (up to 10 minutes) until the broker process, RocksDB's threads included, uses < 5 % of a core.
 wait_idle() {
   local hz prev cur
@@ -106,7 +108,7 @@ run_ab() {
     for v in "${order[@]}"; do
       if [ "$v" = "A" ]; then PLUGIN="$so_a"; else PLUGIN="$so_b"; fi
       start_broker
-      b "$@" --format csv | awk -F, -v v="$v" '$1 != "workload" && $1 != "echo" { print v, $1, $10, $6 }' >> "$results"
+      b "$@" --format csv | awk -F, -v v="$v" '$1 != "workload" && $1 != "echo" { print v, $1, $10, $6, $11 }' >> "$results"
       stop_broker
     done
   done
@@ -118,13 +120,14 @@ run_ab() {
       return (m % 2) ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
     }
     { if (!($2 in seen)) { seen[$2] = 1; names[++nw] = $2 }
-      ratio[$2, $1] = ratio[$2, $1] " " $3; rate[$2, $1] = rate[$2, $1] " " $4 }
+      ratio[$2, $1] = ratio[$2, $1] " " $3; rate[$2, $1] = rate[$2, $1] " " $4; cpu[$2, $1] = cpu[$2, $1] " " $5 }
     END {
-      printf "%-11s %9s %9s %10s %10s %9s   %s\n", "workload", "A x echo", "B x echo", "A req/s", "B req/s", "B/A req/s", "x echo per round: A | B"
+      printf "%-11s %9s %9s %10s %10s %9s %9s %9s %8s   %s\n", "workload", "A x echo", "B x echo", "A req/s", "B req/s",
+             "B/A req/s", "A us/rq", "B us/rq", "B/A us", "x echo per round: A | B"
       for (i = 1; i <= nw; i++) {
-        w = names[i]; qa = median(rate[w, "A"]); qb = median(rate[w, "B"])
-        printf "%-11s %9.3f %9.3f %10.0f %10.0f %9.3f  %s |%s\n", w, median(ratio[w, "A"]), median(ratio[w, "B"]), qa, qb,
-               (qa > 0 ? qb / qa : 0), ratio[w, "A"], ratio[w, "B"]
+        w = names[i]; qa = median(rate[w, "A"]); qb = median(rate[w, "B"]); ca = median(cpu[w, "A"]); cb = median(cpu[w, "B"])
+        printf "%-11s %9.3f %9.3f %10.0f %10.0f %9.3f %9.2f %9.2f %8.3f  %s |%s\n", w, median(ratio[w, "A"]), median(ratio[w, "B"]),
+               qa, qb, (qa > 0 ? qb / qa : 0), ca, cb, (ca > 0 ? cb / ca : 0), ratio[w, "A"], ratio[w, "B"]
       }
     }' "$results"
   rm -f "$results"
@@ -141,6 +144,8 @@ case "$mode" in
       line=$(echo "$out" | grep -m1 "^$w,") || { echo "smoke: no result for $w" >&2; exit 1; }
       ok=$(echo "$line" | cut -d, -f4)
       [ "$ok" -gt 0 ] || { echo "smoke: $w completed no request" >&2; exit 1; }
+      echo "$line" | awk -F, '$11 > 0 && $12 > 0 { found = 1 } END { exit !found }' ||
+        { echo "smoke: $w has no broker CPU per request" >&2; exit 1; }
     done
     echo "$out" | grep -q '^unique,.*: 1 success(es)' || { echo "smoke: unique must have exactly 1 success" >&2; exit 1; }
     echo "$out" | grep -q '^changefeed,.*, 0 lost' || { echo "smoke: changefeed lost events" >&2; exit 1; }
@@ -149,7 +154,7 @@ case "$mode" in
     # The A/B mode, the plugin against itself: both columns must have figures.
     ab=$(run_ab "$PLUGIN" "$PLUGIN" 2 --workload echo,get,echo --duration 1 --seed 200)
     echo "$ab"
-    echo "$ab" | awk '$1 == "get" && $2 > 0 && $3 > 0 && $4 > 0 && $5 > 0 { found = 1 } END { exit !found }' ||
+    echo "$ab" | awk '$1 == "get" && $2 > 0 && $3 > 0 && $4 > 0 && $5 > 0 && $7 > 0 && $8 > 0 { found = 1 } END { exit !found }' ||
       { echo "smoke: the A/B printed no figures for get" >&2; exit 1; }
     echo "bench smoke: ok" ;;
   scale)

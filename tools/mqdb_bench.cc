@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <map>
@@ -47,6 +48,7 @@ struct Options {
   std::string entity = "bench";
   std::string username;
   bool reuse = false;
+  int broker_pid = 0;  // > 0: report the broker's CPU time per request (a broker on this machine)
 };
 
 void Usage() {
@@ -77,6 +79,10 @@ void Usage() {
       "  --entity NAME       entity prefix (bench)\n"
       "  --username U        MQTT username (for admin topics: constraint setup in unique/cascade)\n"
       "  --format F          table|json|csv (table)\n"
+      "  --broker-pid PID    the broker runs on this machine as PID: each workload also reports the\n"
+      "                      broker's CPU time per request, of its main thread (the one that runs\n"
+      "                      Mosquitto and the plugin) and of all its threads (RocksDB's included).\n"
+      "                      Steadier than req/s on a shared machine for comparing two builds\n"
       "The broker needs plugin_opt_bench_echo true for the echo workload.");
 }
 
@@ -103,6 +109,7 @@ bool ParseArgs(int argc, char** argv, Options& o) {
     else if (a == "--entity") o.entity = v;
     else if (a == "--username") o.username = v;
     else if (a == "--format") o.format = v;
+    else if (a == "--broker-pid") o.broker_pid = std::atoi(v);
     else { std::fprintf(stderr, "unknown option %s (see --help)\n", a.c_str()); return false; }
   }
   return true;
@@ -128,6 +135,7 @@ struct Result {
   double seconds = 0;
   std::vector<double> latency_us;
   std::string note;
+  double broker_us = -1, process_us = -1;  // broker CPU per request (--broker-pid): main thread, all threads
   double Throughput() const { return seconds > 0 ? (ok + errors) / seconds : 0; }
   double Pct(double p) const {
     if (latency_us.empty()) return 0;
@@ -549,6 +557,45 @@ Result Cascade(const Options& o) {
   return r;
 }
 
+// CPU time the broker has used so far, in microseconds: its main thread (schedstat, nanoseconds) and
+// the whole process (stat's utime + stime, clock ticks, threads that have ended included).
+struct BrokerCpu {
+  double thread_us = -1, process_us = -1;
+};
+
+BrokerCpu SampleBrokerCpu(int pid) {
+  BrokerCpu c;
+  if (pid <= 0) return c;
+  const std::string proc = "/proc/" + std::to_string(pid);
+  std::ifstream sched(proc + "/task/" + std::to_string(pid) + "/schedstat");
+  double ns = 0;
+  if (sched >> ns) c.thread_us = ns / 1000;
+  std::ifstream stat(proc + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  size_t after_name = text.rfind(')');  // the command name may hold spaces
+  if (after_name != std::string::npos) {
+    std::vector<std::string> f;
+    size_t at = after_name + 2;
+    while (at < text.size() && f.size() < 13) {  // state (field 3) ... stime (field 15)
+      size_t sp = text.find(' ', at);
+      if (sp == std::string::npos) sp = text.size();
+      f.push_back(text.substr(at, sp - at));
+      at = sp + 1;
+    }
+    if (f.size() == 13) c.process_us = (std::atof(f[11].c_str()) + std::atof(f[12].c_str())) * 1e6 / sysconf(_SC_CLK_TCK);
+  }
+  return c;
+}
+
+// Charges the broker CPU used between `before` and now to r's requests.
+void ChargeBrokerCpu(const Options& o, const BrokerCpu& before, Result& r) {
+  const BrokerCpu after = SampleBrokerCpu(o.broker_pid);
+  const double n = static_cast<double>(r.ok + r.errors);
+  if (n <= 0) return;
+  if (before.thread_us >= 0 && after.thread_us >= 0) r.broker_us = (after.thread_us - before.thread_us) / n;
+  if (before.process_us >= 0 && after.process_us >= 0) r.process_us = (after.process_us - before.process_us) / n;
+}
+
 void Print(const Options& o, const std::vector<Result>& results) {
   double echo = 0;
   for (const auto& r : results) if (r.workload == "echo") echo = std::max(echo, r.Throughput());
@@ -557,24 +604,37 @@ void Print(const Options& o, const std::vector<Result>& results) {
     for (size_t i = 0; i < results.size(); ++i) {
       const auto& r = results[i];
       std::printf("%s{\"workload\":\"%s\",\"concurrency\":%d,\"pipeline\":%d,\"ok\":%llu,\"errors\":%llu,"
-                  "\"throughput\":%.1f,\"p50_us\":%.1f,\"p95_us\":%.1f,\"p99_us\":%.1f,\"vs_echo\":%.3f,\"note\":\"%s\"}",
+                  "\"throughput\":%.1f,\"p50_us\":%.1f,\"p95_us\":%.1f,\"p99_us\":%.1f,\"vs_echo\":%.3f,"
+                  "\"broker_us_per_req\":%.2f,\"process_us_per_req\":%.2f,\"note\":\"%s\"}",
                   i ? "," : "", r.workload.c_str(), r.concurrency, r.pipeline, static_cast<unsigned long long>(r.ok),
                   static_cast<unsigned long long>(r.errors), r.Throughput(), r.Pct(50), r.Pct(95), r.Pct(99),
-                  echo > 0 ? r.Throughput() / echo : 0.0, r.note.c_str());
+                  echo > 0 ? r.Throughput() / echo : 0.0, r.broker_us, r.process_us, r.note.c_str());
     }
     std::printf("]\n");
     return;
   }
   bool csv = o.format == "csv";
-  if (csv) std::printf("workload,concurrency,pipeline,ok,errors,throughput,p50_us,p95_us,p99_us,vs_echo,note\n");
-  else std::printf("%-11s %4s %4s %9s %7s %11s %9s %9s %9s %8s  %s\n", "workload", "conc", "pipe", "ok", "errors",
-                   "req/s", "p50 us", "p95 us", "p99 us", "vs echo", "note");
+  // Broker CPU per request (--broker-pid): -1 in CSV, "-" in the table when not measured.
+  if (csv) std::printf("workload,concurrency,pipeline,ok,errors,throughput,p50_us,p95_us,p99_us,vs_echo,broker_us_per_req,process_us_per_req,note\n");
+  else std::printf("%-11s %4s %4s %9s %7s %11s %9s %9s %9s %8s %9s %9s  %s\n", "workload", "conc", "pipe", "ok", "errors",
+                   "req/s", "p50 us", "p95 us", "p99 us", "vs echo", "brk us/rq", "all us/rq", "note");
+  auto cpu = [](double us) {
+    char buf[32];
+    if (us < 0) std::snprintf(buf, sizeof buf, "-");
+    else std::snprintf(buf, sizeof buf, "%.2f", us);
+    return std::string(buf);
+  };
   for (const auto& r : results) {
-    const char* fmt = csv ? "%s,%d,%d,%llu,%llu,%.1f,%.1f,%.1f,%.1f,%.3f,%s\n"
-                          : "%-11s %4d %4d %9llu %7llu %11.1f %9.1f %9.1f %9.1f %8.3f  %s\n";
-    std::printf(fmt, r.workload.c_str(), r.concurrency, r.pipeline, static_cast<unsigned long long>(r.ok),
-                static_cast<unsigned long long>(r.errors), r.Throughput(), r.Pct(50), r.Pct(95), r.Pct(99),
-                echo > 0 ? r.Throughput() / echo : 0.0, r.note.c_str());
+    if (csv) {
+      std::printf("%s,%d,%d,%llu,%llu,%.1f,%.1f,%.1f,%.1f,%.3f,%.2f,%.2f,%s\n", r.workload.c_str(), r.concurrency, r.pipeline,
+                  static_cast<unsigned long long>(r.ok), static_cast<unsigned long long>(r.errors), r.Throughput(), r.Pct(50),
+                  r.Pct(95), r.Pct(99), echo > 0 ? r.Throughput() / echo : 0.0, r.broker_us, r.process_us, r.note.c_str());
+    } else {
+      std::printf("%-11s %4d %4d %9llu %7llu %11.1f %9.1f %9.1f %9.1f %8.3f %9s %9s  %s\n", r.workload.c_str(), r.concurrency,
+                  r.pipeline, static_cast<unsigned long long>(r.ok), static_cast<unsigned long long>(r.errors), r.Throughput(),
+                  r.Pct(50), r.Pct(95), r.Pct(99), echo > 0 ? r.Throughput() / echo : 0.0, cpu(r.broker_us).c_str(),
+                  cpu(r.process_us).c_str(), r.note.c_str());
+    }
   }
 }
 
@@ -610,10 +670,12 @@ int main(int argc, char** argv) {
       Seed(o);
       seeded = true;
     }
+    const BrokerCpu before = SampleBrokerCpu(o.broker_pid);
     if (w == "changefeed") results.push_back(Changefeed(o));
     else if (w == "unique") results.push_back(Unique(o));
     else if (w == "cascade") results.push_back(Cascade(o));
     else results.push_back(Workload(o, w));
+    ChargeBrokerCpu(o, before, results.back());
   }
   Print(o, results);
   mosquitto_lib_cleanup();
