@@ -24,7 +24,12 @@ OutboxEntry BuildEntry(const std::vector<Change>& changes, uint64_t first_seq, c
   for (const auto& c : changes) {
     // Assembled as text around the record printed when it was staged (printing it again, or
     // duplicating its tree, was a quarter of a write's CPU). Same bytes as cJSON would print.
-    std::string payload = R"({"sequence":)" + std::to_string(seq) + R"(,"entity":)";
+    std::string payload;
+    payload.reserve(96 + c.entity.size() + c.id.size() + operation_id.size() +
+                    (!c.text.empty() ? c.text.size() : PrintedSizeHint(c.data.get())));
+    payload += R"({"sequence":)";
+    payload += std::to_string(seq);
+    payload += R"(,"entity":)";
     AppendJsonString(payload, c.entity);
     payload += R"(,"id":)";
     AppendJsonString(payload, c.id);

@@ -23,6 +23,11 @@ namespace mqdb {
 
 namespace {
 
+// Commit's reused WriteBatch: reserved for at least a few ordinary writes, and not kept after one
+// that needed more than kKeptWriteBatchBytes (a cascade, a consumer-group rebalance).
+constexpr size_t kWriteBatchMinBytes = 8 << 10;
+constexpr size_t kKeptWriteBatchBytes = 64 << 10;
+
 std::string PrefixEnd(std::string_view prefix) {
   std::string end(prefix);
   while (!end.empty()) {
@@ -299,7 +304,12 @@ Result<uint64_t> Store::Commit(const Batch& batch) {
   auto size_of = [](const Batch::Op& op) { return 1 + 5 + op.key.size() + 5 + op.value.size(); };  // tag, varint lengths
   for (const auto& op : batch.ops()) bytes += size_of(op);
   for (const auto& op : meta) bytes += size_of(op);
-  rocksdb::WriteBatch wb(bytes);
+  if (!write_batch_ || bytes > write_batch_reserved_) {
+    write_batch_reserved_ = std::max(bytes, kWriteBatchMinBytes);
+    write_batch_ = std::make_unique<rocksdb::WriteBatch>(write_batch_reserved_);
+  }
+  rocksdb::WriteBatch& wb = *write_batch_;
+  wb.Clear();  // keeps the buffer's capacity
   auto add = [this, &wb](const Batch::Op& op) {
     if (!floors_.empty()) LowerFloors(op);  // before the write: a lower floor is never wrong
     switch (op.kind) {
@@ -329,7 +339,9 @@ Result<uint64_t> Store::Commit(const Batch& batch) {
   }
   rocksdb::WriteOptions wo;
   wo.sync = false;  // durability comes from the WalSyncer, never from blocking the broker thread
-  if (Status s = FromRocks(db_->Write(wo, &wb), "write"); !s.ok()) return s;
+  Status written = FromRocks(db_->Write(wo, &wb), "write");
+  if (write_batch_reserved_ > kKeptWriteBatchBytes) write_batch_.reset();  // do not keep a large one
+  if (!written.ok()) return written;
   last_seq_ = new_seq;
   for (const auto& [entity, n] : new_counts) {
     if (n == 0) counts_.erase(entity);

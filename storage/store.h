@@ -30,7 +30,7 @@
 #include "storage/status.h"
 #include "storage/wal_syncer.h"
 
-namespace rocksdb { class DB; class CompactionFilter; }
+namespace rocksdb { class DB; class CompactionFilter; class WriteBatch; }
 
 namespace mqdb {
 
@@ -180,6 +180,10 @@ class Store {
   mutable std::atomic<uint64_t> compactions_requested_{0};
   uint64_t last_seq_ = 0;
   std::map<std::string, int64_t> counts_;  // mirrors meta/count/{entity}; entities with 0 are dropped
+  // Commit's WriteBatch, cleared and reused: a fresh one allocated its 2-3 KB buffer on every write
+  // (a block too large for malloc's per-thread cache). Broker thread only, like Commit.
+  std::unique_ptr<rocksdb::WriteBatch> write_batch_;
+  size_t write_batch_reserved_ = 0;
 };
 
 }  // namespace mqdb

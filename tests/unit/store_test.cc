@@ -280,6 +280,29 @@ TEST(Store, ARestoreForgetsTheFloors) {
   EXPECT_EQ(ScanAll(*store, keys::Data("q", "")), DataKeys("q", 0, 100));
 }
 
+// Commit reuses one WriteBatch: each commit applies its own ops and nothing of an earlier one, whether
+// the buffer was kept (small batches) or dropped (after a large one). Restores undo earlier commits,
+// so an op left over in the reused batch would bring a restored-away key back.
+TEST(Store, EachCommitAppliesOnlyItsOwnOps) {
+  test::TempDir dir, backups;
+  auto store = OpenAt(dir.path());
+  ASSERT_TRUE(store->Backup(backups.path(), "empty").ok());
+  for (size_t value_bytes : {size_t{10}, size_t{100} << 10}) {  // a kept buffer, then one too large to keep
+    SCOPED_TRACE(value_bytes);
+    Batch put;
+    put.Put("data/a/x", std::string(value_bytes, 'x'));
+    ASSERT_TRUE(store->Commit(put).ok());
+    ASSERT_TRUE(store->Restore(backups.path(), "empty").ok());
+    ASSERT_FALSE(store->Get("data/a/x").value().has_value());
+    Batch other;
+    other.Put("data/a/y", "y");
+    ASSERT_TRUE(store->Commit(other).ok());
+    EXPECT_FALSE(store->Get("data/a/x").value().has_value());
+    EXPECT_EQ(store->Get("data/a/y").value(), std::optional<std::string>("y"));
+    ASSERT_TRUE(store->Restore(backups.path(), "empty").ok());
+  }
+}
+
 // A long scan of live records that meets a few deleted keys is not worth rewriting the range for.
 TEST(Store, ScansMostlyOfLiveRecordsAskForNoCompaction) {
   test::TempDir dir;
