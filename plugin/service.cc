@@ -350,7 +350,7 @@ std::string Service::Envelope(const Reply& reply) {
   if (reply.status.ok()) {
     // Reserved once: a page of records grew the reply by doubling, some ten reallocations and copies.
     out.reserve(48 + PrintedSizeHint(reply.data.get()) + (reply.request_id ? reply.request_id->size() : 0));
-    out = R"({"status":"ok","data":)";
+    out += R"({"status":"ok","data":)";
     if (reply.data) AppendJson(out, reply.data.get());
     else out += "null";
   } else {
