@@ -21,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <map>
+#include <sstream>
 #include <mutex>
 #include <random>
 #include <string>
@@ -574,15 +575,11 @@ BrokerCpu SampleBrokerCpu(int pid) {
   std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
   size_t after_name = text.rfind(')');  // the command name may hold spaces
   if (after_name != std::string::npos) {
-    std::vector<std::string> f;
-    size_t at = after_name + 2;
-    while (at < text.size() && f.size() < 13) {  // state (field 3) ... stime (field 15)
-      size_t sp = text.find(' ', at);
-      if (sp == std::string::npos) sp = text.size();
-      f.push_back(text.substr(at, sp - at));
-      at = sp + 1;
-    }
-    if (f.size() == 13) c.process_us = (std::atof(f[11].c_str()) + std::atof(f[12].c_str())) * 1e6 / sysconf(_SC_CLK_TCK);
+    std::istringstream fields(text.substr(after_name + 1));
+    std::string skip;
+    for (int i = 3; i <= 13; ++i) fields >> skip;  // state ... cmajflt
+    double utime = 0, stime = 0;
+    if (fields >> utime >> stime) c.process_us = (utime + stime) * 1e6 / sysconf(_SC_CLK_TCK);
   }
   return c;
 }
@@ -614,27 +611,21 @@ void Print(const Options& o, const std::vector<Result>& results) {
     return;
   }
   bool csv = o.format == "csv";
-  // Broker CPU per request (--broker-pid): -1 in CSV, "-" in the table when not measured.
   if (csv) std::printf("workload,concurrency,pipeline,ok,errors,throughput,p50_us,p95_us,p99_us,vs_echo,broker_us_per_req,process_us_per_req,note\n");
   else std::printf("%-11s %4s %4s %9s %7s %11s %9s %9s %9s %8s %9s %9s  %s\n", "workload", "conc", "pipe", "ok", "errors",
                    "req/s", "p50 us", "p95 us", "p99 us", "vs echo", "brk us/rq", "all us/rq", "note");
-  auto cpu = [](double us) {
+  auto cpu = [csv](double us) {  // "-" in the table when not measured, -1.00 in CSV
     char buf[32];
-    if (us < 0) std::snprintf(buf, sizeof buf, "-");
+    if (us < 0 && !csv) std::snprintf(buf, sizeof buf, "-");
     else std::snprintf(buf, sizeof buf, "%.2f", us);
     return std::string(buf);
   };
   for (const auto& r : results) {
-    if (csv) {
-      std::printf("%s,%d,%d,%llu,%llu,%.1f,%.1f,%.1f,%.1f,%.3f,%.2f,%.2f,%s\n", r.workload.c_str(), r.concurrency, r.pipeline,
-                  static_cast<unsigned long long>(r.ok), static_cast<unsigned long long>(r.errors), r.Throughput(), r.Pct(50),
-                  r.Pct(95), r.Pct(99), echo > 0 ? r.Throughput() / echo : 0.0, r.broker_us, r.process_us, r.note.c_str());
-    } else {
-      std::printf("%-11s %4d %4d %9llu %7llu %11.1f %9.1f %9.1f %9.1f %8.3f %9s %9s  %s\n", r.workload.c_str(), r.concurrency,
-                  r.pipeline, static_cast<unsigned long long>(r.ok), static_cast<unsigned long long>(r.errors), r.Throughput(),
-                  r.Pct(50), r.Pct(95), r.Pct(99), echo > 0 ? r.Throughput() / echo : 0.0, cpu(r.broker_us).c_str(),
-                  cpu(r.process_us).c_str(), r.note.c_str());
-    }
+    const char* fmt = csv ? "%s,%d,%d,%llu,%llu,%.1f,%.1f,%.1f,%.1f,%.3f,%s,%s,%s\n"
+                          : "%-11s %4d %4d %9llu %7llu %11.1f %9.1f %9.1f %9.1f %8.3f %9s %9s  %s\n";
+    std::printf(fmt, r.workload.c_str(), r.concurrency, r.pipeline, static_cast<unsigned long long>(r.ok),
+                static_cast<unsigned long long>(r.errors), r.Throughput(), r.Pct(50), r.Pct(95), r.Pct(99),
+                echo > 0 ? r.Throughput() / echo : 0.0, cpu(r.broker_us).c_str(), cpu(r.process_us).c_str(), r.note.c_str());
   }
 }
 
