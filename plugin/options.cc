@@ -57,7 +57,7 @@ std::string OptionHelp() {
   return "db_path (directory, default ./mqdb-data), durability (periodic|immediate|none), "
          "durability_ms (1-60000), admin_users (comma-separated), max_payload (bytes, 1-268435455), "
          "sys_interval (seconds, 0-86400, 0 = off), node_id, outbox_retry_ms (1-3600000), "
-         "outbox_max_retries (0-1000), backup_dir (directory, default <db_path>-backups), cluster_user, acl_fallback (auto|allow|defer), dedup_window_s (0-86400), ownership (entity=field,...), rate_limit (requests/s per client, 0 = off), max_inflight (1-1000000), max_scan (records), group_timeout_s (1-86400), block_cache_mb (1-1048576), compact_after_tombstones (0-1000000000), bench_echo (true|false)";
+         "outbox_max_retries (0-1000), backup_dir (directory, default <db_path>-backups), cluster_user, acl_fallback (auto|allow|defer), dedup_window_s (0-86400), ownership (entity=field,...), rate_limit (requests/s per client, 0 = off), max_inflight (1-1000000), max_scan (records), group_timeout_s (1-86400), block_cache_mb (1-1048576), compact_after_tombstones (0-1000000000), reuse_freed_memory (true|false), bench_echo (true|false)";
 }
 
 Result<Config> ParseOptions(const std::vector<std::pair<std::string, std::string>>& options) {
@@ -114,6 +114,9 @@ Result<Config> ParseOptions(const std::vector<std::pair<std::string, std::string
     } else if (key == "bench_echo") {
       if (value != "true" && value != "false") return Bad(key, raw, "true or false");
       c.bench_echo = value == "true";
+    } else if (key == "reuse_freed_memory") {
+      if (value != "true" && value != "false") return Bad(key, raw, "true or false");
+      c.reuse_freed_memory = value == "true";
     } else if (key == "group_timeout_s") {
       if (!ParseInt(value, 1, 86400, &n)) return Bad(key, raw, "seconds between 1 and 86400");
       c.group_timeout_s = static_cast<int>(n);

@@ -22,12 +22,13 @@ struct Config {
   OutboxOptions outbox;                 // outbox_retry_ms, outbox_max_retries
   std::string backup_dir;               // backup_dir: defaults to "<db_path>-backups"
   std::map<std::string, std::string> ownership;  // ownership: "entity=field,...": owned entities
-  int dedup_window_s = 300;
+  int dedup_window_s = 300;             // dedup_window_s: idempotent-retry window, 0 = off
+  bool reuse_freed_memory = true;       // reuse_freed_memory: glibc keeps freed memtables for reuse
   bool bench_echo = false;              // bench_echo: answer $DB/_echo without storage (mqdb-bench floor)
   int group_timeout_s = 30;             // group_timeout_s: a consumer group member silent this long leaves
   int rate_limit = 0;                   // rate_limit: requests per second per client (burst = 1 s), 0 = off
   int max_inflight = 1000;              // max_inflight: responses per client waiting for fsync (immediate)
-  int64_t max_scan = 1000000;           // max_scan: records an unindexed list/count may examine             // dedup_window_s: idempotent-retry window, 0 = off
+  int64_t max_scan = 1000000;           // max_scan: records an unindexed list/count may examine
   std::string cluster_user;             // cluster_user: the only user allowed on $DB/_cluster/...
   // acl_fallback: what the plugin answers for topics its rules do not decide. "defer": let acl_file
   // or another plugin decide; "allow": allow (nothing else checks ACLs); "auto" (default): "defer" if

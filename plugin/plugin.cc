@@ -28,6 +28,7 @@
 #include "plugin/doorbell.h"
 #include "plugin/options.h"
 #include "plugin/service.h"
+#include "storage/memory_reuse.h"
 
 #define MQDB_EXPORT extern "C" __attribute__((visibility("default")))
 
@@ -254,6 +255,11 @@ MQDB_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t* id, void** userdata
     if (!config.ok()) {
       mosquitto_log_printf(MOSQ_LOG_ERR, "mqdb: %s", config.status().message().c_str());
       return MOSQ_ERR_INVAL;
+    }
+    if (config->reuse_freed_memory) {
+      // Before the database opens, so its first memtable already comes from the heap.
+      mqdb::Status reuse = mqdb::ReuseFreedMemory(static_cast<size_t>(config->store.block_cache_mb) << 20);
+      if (!reuse.ok()) mosquitto_log_printf(MOSQ_LOG_WARNING, "mqdb: %s", reuse.message().c_str());
     }
     auto service = mqdb::Service::Open(config.value());
     if (!service.ok()) {

@@ -23,6 +23,7 @@ Result<std::unique_ptr<Service>> Service::Open(const Config& config) {
   std::unique_ptr<Service> svc(new Service(config, std::move(store.value())));
   svc->records_.set_max_scan(config.max_scan);
   if (Status s = svc->catalog_.Load(*svc->store_); !s.ok()) return s;
+  if (Status s = svc->records_.LoadExpiring(); !s.ok()) return s;
   if (Status s = svc->outbox_->Recover(); !s.ok()) return s;
   if (Status s = svc->groups_.Load(NowMs()); !s.ok()) return s;
   svc->DistrustStoredResponsesIfAny();
@@ -433,6 +434,7 @@ Result<Outcome> Service::RestoreNow(const cJSON* body) {
   if (Status s = store_->Restore(config_.backup_dir, name.value()); !s.ok()) return s;
   catalog_ = Catalog();
   if (Status s = catalog_.Load(*store_); !s.ok()) return s;
+  if (Status s = records_.LoadExpiring(); !s.ok()) return s;
   if (Status s = outbox_->ResetAfterRestore(); !s.ok()) return s;
   DistrustStoredResponsesIfAny();
   Outcome out;

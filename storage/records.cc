@@ -48,7 +48,7 @@ namespace {
 // no re-print (the common list/get). The substring test only errs towards parsing: a data field can
 // never be named "_expires_at" (fields starting with _ are stripped), but a string value may contain
 // the text, and then the record is simply parsed.
-bool MayExpire(std::string_view stored) { return stored.find("\"_expires_at\"") != std::string_view::npos; }
+bool NamesExpiry(std::string_view stored) { return stored.find("\"_expires_at\"") != std::string_view::npos; }
 
 }  // namespace
 
@@ -60,6 +60,24 @@ std::optional<std::string> ReferenceId(const cJSON* value) {
 
 Records::Records(Store& store, const Catalog& catalog, Clock now_ms, Ownership ownership)
     : store_(store), catalog_(catalog), now_ms_(std::move(now_ms)), ownership_(std::move(ownership)) {}
+
+Status Records::LoadExpiring() {
+  std::unordered_set<std::string> found;
+  constexpr size_t kEntityAt = keys::kTtlPrefix.size() + 21;  // after "ttl/{20 digits}/"
+  Status s = store_.Scan(keys::kTtlPrefix, [&](std::string_view key, std::string_view) {
+    if (key.size() <= kEntityAt) return true;
+    std::string_view rest = key.substr(kEntityAt);
+    found.emplace(rest.substr(0, rest.find('/')));
+    return true;
+  });
+  if (!s.ok()) return s;
+  expiring_entities_ = std::move(found);
+  return Status::Ok();
+}
+
+bool Records::MayExpire(const std::string& entity, std::string_view text) const {
+  return expiring_entities_.count(entity) != 0 && NamesExpiry(text);
+}
 
 const std::string* Records::OwnerField(const std::string& entity) const {
   auto it = ownership_.find(entity);
@@ -203,7 +221,10 @@ Status Records::StageChange(const std::string& entity, const std::string& id, co
   auto new_at = after ? ExpiresAt(after) : std::nullopt;
   if (old_at != new_at) {
     if (old_at) batch.Delete(keys::Ttl(*old_at, entity, id));
-    if (new_at) batch.Put(keys::Ttl(*new_at, entity, id), "");
+    if (new_at) {
+      expiring_entities_.insert(entity);  // before the record can be read: see the invariant
+      batch.Put(keys::Ttl(*new_at, entity, id), "");
+    }
   }
   if (after) {
     std::string text = Print(after);
@@ -369,7 +390,7 @@ Result<Outcome> Records::Read(const std::string& entity, const std::string& id, 
   if (projection->empty() && !OwnerField(entity)) {
     auto raw = store_.Get(keys::Data(entity, id));
     if (!raw.ok()) return raw.status();
-    if (raw.value() && !MayExpire(*raw.value())) {
+    if (raw.value() && !MayExpire(entity, *raw.value())) {
       Outcome out;
       out.data = Json(cJSON_CreateRaw(raw.value()->c_str()));
       return out;
@@ -486,7 +507,7 @@ Status Records::Matching(const std::string& entity, const Query& q, int64_t now,
         for (size_t i = 0; i < group_keys.size(); ++i) {
           const auto& raw = raws.value()[i];
           if (!raw) continue;
-          if (MayExpire(*raw)) {
+          if (MayExpire(entity, *raw)) {
             auto rec = ParseStored(*raw);
             if (!rec.ok()) return Status::Internal("corrupt record: " + What(entity, ids[at + i]));
             if (IsExpired(rec.value().get(), now)) continue;
@@ -553,7 +574,7 @@ Result<Outcome> Records::List(const std::string& entity, const cJSON* payload, c
     Status bad;
     Status s = store_.Scan(keys::DataPrefix(entity), [&](std::string_view, std::string_view value) {
       if (taken >= q->limit) return false;
-      if (MayExpire(value)) {
+      if (MayExpire(entity, value)) {
         auto rec = ParseStored(value);
         if (!rec.ok()) { bad = rec.status(); return false; }
         if (IsExpired(rec.value().get(), now)) return true;

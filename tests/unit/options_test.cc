@@ -16,6 +16,7 @@ TEST(Options, Defaults) {
   EXPECT_EQ(c->max_payload, 4u << 20);
   EXPECT_EQ(c->sys_interval_s, 10);
   EXPECT_EQ(c->store.compact_after_tombstones, 256u);
+  EXPECT_TRUE(c->reuse_freed_memory);
   EXPECT_FALSE(c->node_id.empty());
 }
 
@@ -26,7 +27,8 @@ TEST(Options, AllOptions) {
                          {"backup_dir", "/tmp/b"}, {"cluster_user", "peer"}, {"acl_fallback", "defer"},
                          {"dedup_window_s", "60"}, {"ownership", "notes=owner, docs = author"}, {"rate_limit", "100"},
                          {"max_inflight", "7"}, {"max_scan", "5000"}, {"group_timeout_s", "9"}, {"bench_echo", "true"},
-                         {"block_cache_mb", "128"}, {"compact_after_tombstones", "0"}});
+                         {"block_cache_mb", "128"}, {"compact_after_tombstones", "0"},
+                         {"reuse_freed_memory", "false"}});
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(c->backup_dir, "/tmp/b");
   EXPECT_EQ(c->cluster_user, "peer");
@@ -38,6 +40,7 @@ TEST(Options, AllOptions) {
   EXPECT_EQ(c->max_scan, 5000);
   EXPECT_EQ(c->group_timeout_s, 9);
   EXPECT_TRUE(c->bench_echo);
+  EXPECT_FALSE(c->reuse_freed_memory);
   EXPECT_EQ(c->store.durability, Durability::kImmediate);
   EXPECT_EQ(c->store.durability_ms, 25);
   EXPECT_EQ(c->store.block_cache_mb, 128);
@@ -68,6 +71,7 @@ TEST(Options, ErrorsNameTheOption) {
   EXPECT_FALSE(ParseOptions({{"ownership", "notes"}}).ok());
   EXPECT_FALSE(ParseOptions({{"ownership", "notes=_x"}}).ok());
   EXPECT_FALSE(ParseOptions({{"bench_echo", "yes"}}).ok());
+  EXPECT_FALSE(ParseOptions({{"reuse_freed_memory", "1"}}).ok());
   EXPECT_FALSE(ParseOptions({{"acl_fallback", "maybe"}}).ok());
   EXPECT_FALSE(ParseOptions({{"compact_after_tombstones", "-1"}}).ok());
 }

@@ -137,6 +137,21 @@ TEST_F(RecordsTest, ExpiredRecordsAreInvisibleAndTheirIdReusable) {
   EXPECT_EQ(b.count_deltas().count("users") ? b.count_deltas().at("users") : 0, 0);
 }
 
+// Reads skip the search for an expiry in records of entities that never had one, so a process that
+// opens a database must first learn which entities do (LoadExpiring), as the service does at open.
+TEST_F(RecordsTest, ExpiringEntitiesAreKnownToAFreshProcess) {
+  Create(R"({"id":"u1","ttl_secs":1})");
+  Create(R"({"id":"u2"})");
+  Batch b;
+  ASSERT_TRUE(Commit(records_->Create("other", J(R"({"id":"o1"})").get(), b), b).ok());
+  records_ = std::make_unique<Records>(*store_, catalog_, [this] { return now_ms_; });
+  ASSERT_TRUE(records_->LoadExpiring().ok());
+  now_ms_ += 1000;
+  EXPECT_EQ(records_->Read("users", "u1", J("{}").get()).status().code(), 404);
+  EXPECT_EQ(ListIds("{}"), (std::vector<std::string>{"u2"}));
+  EXPECT_TRUE(records_->Read("other", "o1", J("{}").get()).ok());
+}
+
 TEST_F(RecordsTest, ListFiltersSortsAndPaginates) {
   for (int i = 0; i < 10; ++i) {
     Create(R"({"id":"u)" + std::to_string(i) + R"(","n":)" + std::to_string(i % 4) + "}");

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
 #include <thread>
 
@@ -105,6 +106,34 @@ TEST_F(ServiceTest, ARetryOfAWriteFromARestoredBackupIsNotExecutedAgain) {
   auto again = node2->Handle({"$DB/orders/create", R"({"total":5})", "c1", "", "corr-1", 1});
   EXPECT_EQ(node2->store().EntityCount("orders"), 1) << "answered from the restored response";
   EXPECT_EQ(Text(again), Text(first));
+}
+
+// A record's expiry is honoured by a process that did not write it: after a restart, and after a
+// restore into a database whose entity never had records with an expiry.
+TEST_F(ServiceTest, RecordsExpireAfterARestartAndAfterARestore) {
+  auto created = Call("$DB/sessions/create", R"({"id":"s1","ttl_secs":1})");
+  ASSERT_TRUE(created.status.ok());
+  Json sent = test::J(Text(created));
+  const auto expires_s = GetNumber(cJSON_GetObjectItemCaseSensitive(sent.get(), "data"), "_expires_at");
+  ASSERT_TRUE(expires_s.has_value()) << Text(created);
+  const int64_t expires_ms = static_cast<int64_t>(*expires_s) * 1000;
+  ASSERT_TRUE(Call("$DB/_admin/backup", R"({"name":"b1"})", "admin").status.ok());
+  Open();  // a new process on the same database
+  test::TempDir other;
+  Config c;
+  c.store = {other.path(), Durability::kNone, 10};
+  c.admin_users = {"admin"};
+  c.node_id = "n2";
+  c.backup_dir = dir_.path() + "-backups";
+  auto node2 = std::move(Service::Open(c).value());
+  ASSERT_TRUE(node2->Handle({"$DB/sessions/create", R"({"id":"s9"})", "c2", ""}).status.ok());
+  ASSERT_TRUE(node2->Handle({"$DB/sessions/s9", "", "c2", ""}).status.ok());  // read: no expiry known
+  ASSERT_TRUE(node2->Handle({"$DB/_admin/restore", R"({"name":"b1"})", "ops", "admin"}).status.ok());
+  // Until the expiry time (whole seconds) has passed: nothing here sweeps expired records.
+  std::this_thread::sleep_until(std::chrono::system_clock::time_point(std::chrono::milliseconds(expires_ms + 1)));
+  EXPECT_EQ(Call("$DB/sessions/s1", "").status.code(), 404);
+  EXPECT_EQ(Envelope("$DB/sessions/list", "{}"), R"({"status":"ok","data":[]})");
+  EXPECT_EQ(node2->Handle({"$DB/sessions/s1", "", "c2", ""}).status.code(), 404);
 }
 
 TEST_F(ServiceTest, QoS2RetransmissionsWithoutCorrelationExecuteOnce) {
