@@ -11,7 +11,7 @@ namespace mqdb {
 
 Status ReuseFreedMemory(size_t keep_bytes) {
 #if defined(__GLIBC__)
-  // 32 MB is the largest M_MMAP_THRESHOLD glibc accepts on 64-bit (HEAP_MAX / DEFAULT_MMAP_THRESHOLD_MAX).
+  // 32 MB is the largest M_MMAP_THRESHOLD glibc accepts on 64-bit (DEFAULT_MMAP_THRESHOLD_MAX).
   constexpr int kMmapThreshold = 32 << 20;
   const int keep = keep_bytes > static_cast<size_t>(INT_MAX) ? INT_MAX : static_cast<int>(keep_bytes);
   if (mallopt(M_MMAP_THRESHOLD, kMmapThreshold) != 1) return Status::Internal("mallopt(M_MMAP_THRESHOLD) refused");

@@ -29,6 +29,15 @@ class ServiceTest : public ::testing::Test {
     svc_.reset();
     svc_ = std::move(Service::Open(c).value());
   }
+  // A second node on its own database that shares this one's backups (dedup window 300 s).
+  std::unique_ptr<Service> OpenAnotherNode(const test::TempDir& dir) {
+    Config c;
+    c.store = {dir.path(), Durability::kNone, 10};
+    c.admin_users = {"admin"};
+    c.node_id = "n2";
+    c.backup_dir = dir_.path() + "-backups";
+    return std::move(Service::Open(c).value());
+  }
   Service::Reply Retry(const std::string& topic, const std::string& payload, const std::string& client,
                        const std::string& correlation, int qos = 1) {
     return svc_->Handle({topic, payload, client, "", correlation, qos});
@@ -95,13 +104,7 @@ TEST_F(ServiceTest, ARetryOfAWriteFromARestoredBackupIsNotExecutedAgain) {
   ASSERT_TRUE(Call("$DB/_admin/backup", R"({"name":"b1"})", "admin").status.ok());
   // Another node's database (empty, so its retry lookups skip storage) restores that backup.
   test::TempDir other;
-  Config c;
-  c.dedup_window_s = 300;
-  c.store = {other.path(), Durability::kNone, 10};
-  c.admin_users = {"admin"};
-  c.node_id = "n2";
-  c.backup_dir = dir_.path() + "-backups";
-  auto node2 = std::move(Service::Open(c).value());
+  auto node2 = OpenAnotherNode(other);
   ASSERT_TRUE(node2->Handle({"$DB/_admin/restore", R"({"name":"b1"})", "ops", "admin"}).status.ok());
   auto again = node2->Handle({"$DB/orders/create", R"({"total":5})", "c1", "", "corr-1", 1});
   EXPECT_EQ(node2->store().EntityCount("orders"), 1) << "answered from the restored response";
@@ -120,12 +123,7 @@ TEST_F(ServiceTest, RecordsExpireAfterARestartAndAfterARestore) {
   ASSERT_TRUE(Call("$DB/_admin/backup", R"({"name":"b1"})", "admin").status.ok());
   Open();  // a new process on the same database
   test::TempDir other;
-  Config c;
-  c.store = {other.path(), Durability::kNone, 10};
-  c.admin_users = {"admin"};
-  c.node_id = "n2";
-  c.backup_dir = dir_.path() + "-backups";
-  auto node2 = std::move(Service::Open(c).value());
+  auto node2 = OpenAnotherNode(other);
   ASSERT_TRUE(node2->Handle({"$DB/sessions/create", R"({"id":"s9"})", "c2", ""}).status.ok());
   ASSERT_TRUE(node2->Handle({"$DB/sessions/s9", "", "c2", ""}).status.ok());  // read: no expiry known
   ASSERT_TRUE(node2->Handle({"$DB/_admin/restore", R"({"name":"b1"})", "ops", "admin"}).status.ok());
