@@ -66,7 +66,7 @@ class Batch {
   void Put(std::string key, std::string value);
   void Delete(std::string key);
   // Not visible to Staged(). `begin` must end in '/' (a key family or entity prefix): Commit refuses
-  // other range deletes (see KeyFamily in store.cc).
+  // other range deletes (see OrderedFamily in store.cc).
   void DeleteRange(std::string begin, std::string end);
   // nullopt: the batch does not touch `key`; otherwise the staged value (nullopt inside: deleted).
   std::optional<std::optional<std::string>> Staged(const std::string& key) const;

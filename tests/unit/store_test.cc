@@ -145,7 +145,7 @@ TEST(Store, CommitKeepsTheLastOpPerKeyAndPutsAfterARangeDelete) {
 }
 
 // The memtable starts each insert from the last insert position of the key's family; range
-// tombstones must stay out of that (see KeyFamily in store.cc). Interleaved in one memtable, in both
+// tombstones must stay out of that (see OrderedFamily in store.cc). Interleaved in one memtable, in both
 // orders and in one batch, they left RocksDB 7.8's skip list broken (an assertion in Debian's build).
 TEST(Store, RangeDeletesAndPointWritesOfOneFamilyInterleave) {
   test::TempDir dir;
