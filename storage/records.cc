@@ -62,6 +62,7 @@ Records::Records(Store& store, const Catalog& catalog, Clock now_ms, Ownership o
     : store_(store), catalog_(catalog), now_ms_(std::move(now_ms)), ownership_(std::move(ownership)) {}
 
 Status Records::LoadExpiring() {
+  expiring_known_ = false;  // until the scan completes, every record may expire
   std::unordered_set<std::string> found;
   constexpr size_t kEntityAt = keys::kTtlPrefix.size() + 21;  // after "ttl/{20 digits}/"
   Status s = store_.Scan(keys::kTtlPrefix, [&](std::string_view key, std::string_view) {
@@ -72,11 +73,13 @@ Status Records::LoadExpiring() {
   });
   if (!s.ok()) return s;
   expiring_entities_ = std::move(found);
+  expiring_known_ = true;
   return Status::Ok();
 }
 
 bool Records::MayExpire(const std::string& entity, std::string_view text) const {
-  return expiring_entities_.count(entity) != 0 && NamesExpiry(text);
+  if (expiring_known_ && expiring_entities_.count(entity) == 0) return false;
+  return NamesExpiry(text);
 }
 
 const std::string* Records::OwnerField(const std::string& entity) const {

@@ -146,6 +146,9 @@ class Records {
   // staging it). Entities are never removed while the process runs: a stale member only costs the
   // search. Mutable: StageChange is const for everything else.
   mutable std::unordered_set<std::string> expiring_entities_;
+  // Whether the set is complete: only once LoadExpiring has scanned ttl/ (not before, not after a
+  // failed scan). Until then every record whose text names _expires_at is checked, as it always was.
+  bool expiring_known_ = false;
   Clock now_ms_;
   Ownership ownership_;
   int64_t max_scan_ = INT64_MAX;
