@@ -454,10 +454,9 @@ size_t Service::SweepExpired(size_t budget) {
   });
   size_t removed = 0;
   for (const auto& key : expired) {
-    std::string rest = key.substr(keys::kTtlPrefix.size() + 21);  // after "ttl/{20 digits}/"
-    size_t slash = rest.find('/');
-    if (slash == std::string::npos) continue;
-    std::string entity = rest.substr(0, slash), id = rest.substr(slash + 1);
+    auto target = keys::ParseTtl(key);
+    if (!target) continue;
+    std::string entity(target->entity), id(target->id);
     Batch batch;
     auto outcome = records_.Expire(entity, id, batch);
     if (!outcome.ok()) continue;  // e.g. restricted by a foreign key: stays invisible, retried next sweep

@@ -58,6 +58,15 @@ std::string Ttl(int64_t expires_at_s, std::string_view entity, std::string_view 
   return k;
 }
 
+std::optional<TtlTarget> ParseTtl(std::string_view key) {
+  constexpr size_t kEntityAt = kTtlPrefix.size() + 21;  // after "ttl/{20 digits}/"
+  if (key.size() <= kEntityAt || key.substr(0, kTtlPrefix.size()) != kTtlPrefix) return std::nullopt;
+  std::string_view rest = key.substr(kEntityAt);
+  size_t slash = rest.find('/');
+  if (slash == std::string_view::npos || slash == 0 || slash + 1 == rest.size()) return std::nullopt;
+  return TtlTarget{rest.substr(0, slash), rest.substr(slash + 1)};
+}
+
 namespace {
 std::string Hex(std::string_view bytes) {
   static const char* digits = "0123456789abcdef";

@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -37,6 +38,11 @@ std::string DataPrefix(std::string_view entity);
 std::string Outbox(uint64_t seq);
 std::string Dead(uint64_t seq);
 std::string Ttl(int64_t expires_at_s, std::string_view entity, std::string_view id);
+// The entity and id of a Ttl() key; nullopt for any other key.
+struct TtlTarget {
+  std::string_view entity, id;
+};
+std::optional<TtlTarget> ParseTtl(std::string_view key);
 
 // Stored response of an idempotent request (identity in hex).
 std::string Dedup(std::string_view identity);

@@ -64,11 +64,8 @@ Records::Records(Store& store, const Catalog& catalog, Clock now_ms, Ownership o
 Status Records::LoadExpiring() {
   expiring_known_ = false;  // until the scan completes, every record may expire
   std::unordered_set<std::string> found;
-  constexpr size_t kEntityAt = keys::kTtlPrefix.size() + 21;  // after "ttl/{20 digits}/"
   Status s = store_.Scan(keys::kTtlPrefix, [&](std::string_view key, std::string_view) {
-    if (key.size() <= kEntityAt) return true;
-    std::string_view rest = key.substr(kEntityAt);
-    found.emplace(rest.substr(0, rest.find('/')));
+    if (auto target = keys::ParseTtl(key)) found.emplace(target->entity);
     return true;
   });
   if (!s.ok()) return s;
@@ -77,9 +74,8 @@ Status Records::LoadExpiring() {
   return Status::Ok();
 }
 
-bool Records::MayExpire(const std::string& entity, std::string_view text) const {
-  if (expiring_known_ && expiring_entities_.count(entity) == 0) return false;
-  return NamesExpiry(text);
+bool Records::EntityMayExpire(const std::string& entity) const {
+  return !expiring_known_ || expiring_entities_.count(entity) != 0;
 }
 
 const std::string* Records::OwnerField(const std::string& entity) const {
@@ -393,7 +389,7 @@ Result<Outcome> Records::Read(const std::string& entity, const std::string& id, 
   if (projection->empty() && !OwnerField(entity)) {
     auto raw = store_.Get(keys::Data(entity, id));
     if (!raw.ok()) return raw.status();
-    if (raw.value() && !MayExpire(entity, *raw.value())) {
+    if (raw.value() && !(EntityMayExpire(entity) && NamesExpiry(*raw.value()))) {
       Outcome out;
       out.data = Json(cJSON_CreateRaw(raw.value()->c_str()));
       return out;
@@ -500,6 +496,7 @@ Status Records::Matching(const std::string& entity, const Query& q, int64_t now,
     const bool exact = q.filters.size() == 1 && (f.op == FilterOp::kEq || f.op == FilterOp::kIn);
     std::string text;
     if (exact && !need_parsed) {
+      const bool may_expire = EntityMayExpire(entity);
       // Read in groups with one MultiGet each: a page of a list is usually decided by the first group.
       constexpr size_t kGroup = 16;
       for (size_t at = 0; at < ids.size(); at += kGroup) {
@@ -510,7 +507,7 @@ Status Records::Matching(const std::string& entity, const Query& q, int64_t now,
         for (size_t i = 0; i < group_keys.size(); ++i) {
           const auto& raw = raws.value()[i];
           if (!raw) continue;
-          if (MayExpire(entity, *raw)) {
+          if (may_expire && NamesExpiry(*raw)) {
             auto rec = ParseStored(*raw);
             if (!rec.ok()) return Status::Internal("corrupt record: " + What(entity, ids[at + i]));
             if (IsExpired(rec.value().get(), now)) continue;
@@ -573,11 +570,12 @@ Result<Outcome> Records::List(const std::string& entity, const cJSON* payload, c
     // (the same bytes as an array of raw records, without an allocation per record).
     std::string page = "[";
     const int64_t now = now_ms_();
+    const bool may_expire = EntityMayExpire(entity);
     int64_t skipped = 0, taken = 0;
     Status bad;
     Status s = store_.Scan(keys::DataPrefix(entity), [&](std::string_view, std::string_view value) {
       if (taken >= q->limit) return false;
-      if (MayExpire(entity, value)) {
+      if (may_expire && NamesExpiry(value)) {
         auto rec = ParseStored(value);
         if (!rec.ok()) { bad = rec.status(); return false; }
         if (IsExpired(rec.value().get(), now)) return true;

@@ -135,9 +135,9 @@ class Records {
   Status ScopeToOwner(const std::string& entity, struct Query& q, const Principal& who) const;
   Status AddIncludes(const std::string& entity, const std::vector<std::string>& includes, cJSON* records) const;
 
-  // Whether the record of `entity` stored as `text` may carry an expiry: false for entities
-  // without records with an expiry (see LoadExpiring), else whether the text names _expires_at.
-  bool MayExpire(const std::string& entity, std::string_view text) const;
+  // False when no record of `entity` can carry an expiry (see LoadExpiring): its records' stored
+  // text need not be searched for _expires_at.
+  bool EntityMayExpire(const std::string& entity) const;
 
   Store& store_;
   const Catalog& catalog_;

@@ -16,6 +16,14 @@ TEST(Keys, Layout) {
   EXPECT_EQ(keys::Outbox(7), "outbox/00000000000000000007");
   EXPECT_EQ(keys::Dead(7), "dead/00000000000000000007");
   EXPECT_EQ(keys::Ttl(1700000000, "users", "42"), "ttl/00000000001700000000/users/42");
+  auto target = keys::ParseTtl(keys::Ttl(1700000000, "users", "42"));
+  ASSERT_TRUE(target.has_value());
+  EXPECT_EQ(target->entity, "users");
+  EXPECT_EQ(target->id, "42");
+  for (const char* other : {"ttl/", "ttl/00000000001700000000/users", "ttl/00000000001700000000/users/",
+                            "ttl/00000000001700000000//42", "data/users/42"}) {
+    EXPECT_FALSE(keys::ParseTtl(other).has_value()) << other;
+  }
 }
 
 TEST(Keys, PaddedSequencesSortNumerically) {
