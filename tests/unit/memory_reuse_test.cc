@@ -33,7 +33,7 @@ long AllocateTouchFree(size_t size, int blocks) {
 // ctest runs each test in a process of its own, so glibc starts from its defaults here. With them, a
 // 1 MB block is mapped on allocation and unmapped when freed, and every later round faults on every
 // page again (glibc raises its mmap threshold after the first free, but then trims the freed heap):
-// 8192 faults in the second round here, without ReuseFreedMemory.
+// 8193 faults in the second round here, without ReuseFreedMemory.
 TEST(MemoryReuse, FreedMemtableSizedBlocksAreReusedWithoutPageFaults) {
   constexpr size_t kBlock = 1 << 20;  // RocksDB 7.8's arena block (arena_block_size)
   constexpr int kBlocks = 32;         // the default memtable: 32 MB
