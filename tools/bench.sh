@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Starts a broker with the plugin (bench_echo on, a temporary database, durability from $DURABILITY,
 # default periodic) on a free loopback port and runs mqdb-bench against it:
-#   tools/bench.sh                  the suite (echo insert get update delete list ilist mixed echo, ratios to echo)
+#   tools/bench.sh                  the suite (insert get update delete list ilist mixed, each between two echo
+#                                   runs and reported as a ratio to the faster of them)
 #                                   at concurrency 1 and 32, then changefeed, unique and cascade
 #   tools/bench.sh --smoke          every workload for one second, then a 2-round --ab of the plugin
 #                                   against itself: checks the tool, not the speed
 #   tools/bench.sh --scale [N]      get and ilist with 10,000 and with N (1,000,000) records, each on a
-#                                   fresh broker; prints the ratios and the broker's RSS
+#                                   broker of its own, measured in turns for SCALE_ROUNDS (3) rounds;
+#                                   prints each round's ratios, their medians and the brokers' RSS
 #   tools/bench.sh -- ARGS...       mqdb-bench with ARGS (e.g. -- --workload get --concurrency 8)
 #   tools/bench.sh --ab A.so B.so [ROUNDS] -- ARGS...
 #                                   before/after on a noisy machine: ROUNDS (default 5) rounds of
@@ -160,8 +162,19 @@ case "$mode" in
       { echo "smoke: the A/B printed no figures for get" >&2; exit 1; }
     echo "bench smoke: ok" ;;
   scale)
-    echo "# $(date -u +%Y-%m-%dT%H:%MZ)  $(nproc) cores  commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')  scale 10000 vs $big"
-    declare -A rate
+    # Both brokers stay up and are measured in turns (the order alternates per round): on a shared
+    # machine two measurements minutes apart differ by more than the effect measured here.
+    n_rounds="${SCALE_ROUNDS:-3}"
+    echo "# $(date -u +%Y-%m-%dT%H:%MZ)  $(nproc) cores  commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')  scale 10000 vs $big, $n_rounds rounds"
+    declare -A pid_of port_of work_of
+    stop_scale_brokers() {
+      for n in 10000 "$big"; do
+        broker=${pid_of[$n]:-}; work=${work_of[$n]:-}
+        [ -z "$broker" ] || echo "# the broker with $n records:" >&2
+        stop_broker
+      done
+    }
+    trap stop_scale_brokers EXIT
     for n in 10000 "$big"; do
       start_broker
       t0=$(date +%s)
@@ -169,17 +182,38 @@ case "$mode" in
       t1=$(date +%s)
       wait_idle  # steady state: RocksDB's flushes and compactions after the load are done
       echo "# seeded $n records in $((t1 - t0)) s, background work done after $(( $(date +%s) - t1 )) s more" >&2
-      rows=$(b --workload get,ilist --seed "$n" --reuse --duration "${DURATION:-5}" --format csv | grep -E '^(get|ilist),')
-      while IFS=, read -r w _ _ _ _ thr rest; do
-        rate[$w,$n]=$thr
-        printf '%-6s %8s records %10s req/s  p50/p95/p99 us %s\n' "$w" "$n" "$thr" "$(echo "$rest" | cut -d, -f1-3 | tr ',' '/')"
-      done <<< "$rows"
-      stop_broker
+      pid_of[$n]=$broker; port_of[$n]=$port; work_of[$n]=$work
+      broker=""  # kept running; stop_scale_brokers stops both
     done
-    for w in get ilist; do
-      awk -v a="${rate[$w,$big]}" -v b="${rate[$w,10000]}" -v w="$w" -v n="$big" \
-        'BEGIN { printf "%-6s at %d records = %.2f x at 10000\n", w, n, a / b }'
-    done ;;
+    declare -A rate
+    ratios=""
+    for r in $(seq "$n_rounds"); do
+      order=(10000 "$big")
+      [ $((r % 2)) -eq 0 ] && order=("$big" 10000)
+      for n in "${order[@]}"; do
+        broker=${pid_of[$n]}; port=${port_of[$n]}
+        rows=$(b --workload get,ilist --seed "$n" --reuse --duration "${DURATION:-5}" --format csv | grep -E '^(get|ilist),')
+        while IFS=, read -r w _ _ _ _ thr rest; do
+          rate[$w,$n]=$thr
+          printf 'round %d  %-6s %8s records %10s req/s  p50/p95/p99 us %s\n' "$r" "$w" "$n" "$thr" "$(echo "$rest" | cut -d, -f1-3 | tr ',' '/')"
+        done <<< "$rows"
+      done
+      for w in get ilist; do
+        ratios+="$w $(awk -v a="${rate[$w,$big]}" -v b="${rate[$w,10000]}" 'BEGIN { printf "%.3f", a / b }')"$'\n'
+      done
+    done
+    broker=""
+    printf '%s' "$ratios" | awk -v n="$big" '
+      { list[$1] = list[$1] " " $2 }
+      END {
+        split("get ilist", ws, " ")
+        for (k = 1; k <= 2; k++) {
+          w = ws[k]; m = split(substr(list[w], 2), a, " ")
+          for (i = 2; i <= m; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
+          med = (m % 2) ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
+          printf "%-6s at %d records = %.2f x at 10000 (median of %d rounds:%s)\n", w, n, med, m, list[w]
+        }
+      }' ;;
   full)
     start_broker
     echo "# $(date -u +%Y-%m-%dT%H:%MZ)  $(nproc) cores  commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')  durability ${DURABILITY:-periodic}"

@@ -5,8 +5,9 @@
 // response. libmosquitto rather than Paho: Paho C sets no TCP_NODELAY (43 ms per sequential request)
 // and stalls new connections for its select timeout, which would measure the client, not the plugin.
 //
-// Workloads: echo insert get update delete list mixed changefeed unique cascade (and "suite": echo
-// first, then the rest, each also reported as a ratio to echo). Run with --help for the options.
+// Workloads: echo insert get update delete list mixed changefeed unique cascade (and "suite": each with
+// an echo run before and after it, reported as a ratio to them: tools/echo_floor.h). Run with --help for
+// the options.
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
 #include <unistd.h>
@@ -27,6 +28,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "tools/echo_floor.h"
 
 namespace {
 
@@ -59,8 +62,8 @@ void Usage() {
       "  --port P            broker port (1883)\n"
       "  --workload W        echo|echo-record|insert|get|update|delete|list|ilist|mixed|changefeed|unique|cascade|\n"
       "                      suite|all,\n"
-      "                      or a comma-separated list of them (suite). suite = echo, insert, get, update,\n"
-      "                      delete, list, ilist, mixed, echo, each as a ratio to the faster echo run;\n"
+      "                      or a comma-separated list of them (suite). suite = insert, get, update, delete,\n"
+      "                      list, ilist, mixed, with an echo run before and after each;\n"
       "                      all = suite + queue, changefeed, unique, cascade.\n"
       "                      list: limit 10 at a random offset < 50; ilist: indexed filter k = v matching 10\n"
       "                      seeded records (the index on k is added before seeding; needs --username of an admin);\n"
@@ -84,6 +87,8 @@ void Usage() {
       "                      broker's CPU time per request, of its main thread (the one that runs\n"
       "                      Mosquitto and the plugin) and of all its threads (RocksDB's included).\n"
       "                      Steadier than req/s on a shared machine for comparing two builds\n"
+      "vs echo: a run's req/s over the faster of the echo runs nearest before and after it (an echo\n"
+      "run: over the fastest echo of the whole run), so run echo around what you measure (echo,W,echo).\n"
       "The broker needs plugin_opt_bench_echo true for the echo workload.");
 }
 
@@ -594,8 +599,14 @@ void ChargeBrokerCpu(const Options& o, const BrokerCpu& before, Result& r) {
 }
 
 void Print(const Options& o, const std::vector<Result>& results) {
-  double echo = 0;
-  for (const auto& r : results) if (r.workload == "echo") echo = std::max(echo, r.Throughput());
+  std::vector<bool> is_echo;
+  std::vector<double> rates;
+  for (const auto& r : results) {
+    is_echo.push_back(r.workload == "echo");
+    rates.push_back(r.Throughput());
+  }
+  const std::vector<double> floors = mqdb::bench::EchoFloors(is_echo, rates);
+  auto vs_echo = [&](size_t i) { return floors[i] > 0 ? rates[i] / floors[i] : 0.0; };
   if (o.format == "json") {
     std::printf("[");
     for (size_t i = 0; i < results.size(); ++i) {
@@ -605,7 +616,7 @@ void Print(const Options& o, const std::vector<Result>& results) {
                   "\"broker_us_per_req\":%.2f,\"process_us_per_req\":%.2f,\"note\":\"%s\"}",
                   i ? "," : "", r.workload.c_str(), r.concurrency, r.pipeline, static_cast<unsigned long long>(r.ok),
                   static_cast<unsigned long long>(r.errors), r.Throughput(), r.Pct(50), r.Pct(95), r.Pct(99),
-                  echo > 0 ? r.Throughput() / echo : 0.0, r.broker_us, r.process_us, r.note.c_str());
+                  vs_echo(i), r.broker_us, r.process_us, r.note.c_str());
     }
     std::printf("]\n");
     return;
@@ -620,12 +631,13 @@ void Print(const Options& o, const std::vector<Result>& results) {
     else std::snprintf(buf, sizeof buf, "%.2f", us);
     return std::string(buf);
   };
-  for (const auto& r : results) {
+  for (size_t i = 0; i < results.size(); ++i) {
+    const Result& r = results[i];
     const char* fmt = csv ? "%s,%d,%d,%llu,%llu,%.1f,%.1f,%.1f,%.1f,%.3f,%s,%s,%s\n"
                           : "%-11s %4d %4d %9llu %7llu %11.1f %9.1f %9.1f %9.1f %8.3f %9s %9s  %s\n";
     std::printf(fmt, r.workload.c_str(), r.concurrency, r.pipeline, static_cast<unsigned long long>(r.ok),
                 static_cast<unsigned long long>(r.errors), r.Throughput(), r.Pct(50), r.Pct(95), r.Pct(99),
-                echo > 0 ? r.Throughput() / echo : 0.0, cpu(r.broker_us).c_str(), cpu(r.process_us).c_str(), r.note.c_str());
+                vs_echo(i), cpu(r.broker_us).c_str(), cpu(r.process_us).c_str(), r.note.c_str());
   }
 }
 
@@ -637,9 +649,15 @@ int main(int argc, char** argv) {
   mosquitto_lib_init();
   std::vector<Result> results;
   std::vector<std::string> plan;
-  // echo runs first and last: ratios use the faster of the two, so a noisy machine cannot flatter them.
-  if (o.workload == "suite") plan = {"echo", "insert", "get", "update", "delete", "list", "ilist", "mixed", "echo"};
-  else if (o.workload == "all") plan = {"echo", "insert", "get", "update", "delete", "list", "ilist", "mixed", "echo", "queue", "changefeed", "unique", "cascade"};
+  // An echo run before and after every workload: each is compared with the faster of its two
+  // neighbours (tools/echo_floor.h), so the machine's drift over the suite does not count as the plugin's.
+  const std::vector<std::string> suite = {"echo", "insert", "echo", "get",   "echo", "update", "echo", "delete",
+                                          "echo", "list",   "echo", "ilist", "echo", "mixed",  "echo"};
+  if (o.workload == "suite") plan = suite;
+  else if (o.workload == "all") {
+    plan = suite;
+    for (const char* w : {"queue", "changefeed", "unique", "cascade"}) plan.push_back(w);
+  }
   else {
     for (size_t at = 0; at <= o.workload.size();) {  // a comma-separated list runs in that order
       size_t comma = std::min(o.workload.find(',', at), o.workload.size());
