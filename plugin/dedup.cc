@@ -1,6 +1,7 @@
 #include "plugin/dedup.h"
 
 #include <algorithm>
+#include <cstring>
 #include <functional>
 
 namespace mqdb {
@@ -10,7 +11,7 @@ constexpr auto kFingerprintWindow = std::chrono::seconds(10);
 }
 
 DedupCache::DedupCache(std::chrono::seconds window, size_t max_entries, size_t max_bytes)
-    : window_(window), max_entries_(max_entries), max_bytes_(max_bytes) {}
+    : window_(window), max_entries_(std::max<size_t>(max_entries, 1)), capacity_(max_bytes / 8 * 8) {}
 
 std::optional<std::string> DedupCache::KeyFor(const std::string& client_id, const std::string& correlation,
                                               const std::optional<std::string>& request_id, int qos,
@@ -23,33 +24,132 @@ std::optional<std::string> DedupCache::KeyFor(const std::string& client_id, cons
   return std::nullopt;
 }
 
-void DedupCache::Evict(std::chrono::steady_clock::time_point now) {
-  while (!order_.empty() && (order_.front().first <= now || entries_.size() > max_entries_ || bytes_ > max_bytes_)) {
-    auto it = entries_.find(order_.front().second);
-    if (it != entries_.end() && it->second.expires == order_.front().first) {
-      bytes_ -= it->first.size() + it->second.response->size();
-      entries_.erase(it);
-    }
-    order_.pop_front();
+size_t DedupCache::RecordSize(size_t key_size, size_t response_size) {
+  return (sizeof(Header) + key_size + response_size + 7) / 8 * 8;
+}
+
+uint64_t DedupCache::Hash(std::string_view key) {
+  const uint64_t h = std::hash<std::string_view>{}(key);
+  return h ? h : 1;  // 0 marks an empty slot
+}
+
+size_t DedupCache::FindSlot(uint64_t hash, std::string_view key) {
+  const size_t mask = slots_.size() - 1;
+  size_t i = hash & mask;
+  while (slots_[i].hash != 0 && !(slots_[i].hash == hash && KeyAt(slots_[i].offset) == key)) i = (i + 1) & mask;
+  return i;
+}
+
+void DedupCache::Unlink(size_t i) {
+  // Backward-shift deletion keeps every remaining key reachable from its home slot without tombstones.
+  const size_t mask = slots_.size() - 1;
+  slots_[i].hash = 0;
+  for (size_t j = (i + 1) & mask; slots_[j].hash != 0; j = (j + 1) & mask) {
+    const size_t home = slots_[j].hash & mask;
+    const bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+    if (stays) continue;
+    slots_[i] = slots_[j];
+    slots_[j].hash = 0;
+    i = j;
   }
 }
 
-DedupCache::Response DedupCache::Find(const std::string& key, std::chrono::steady_clock::time_point now) {
-  Evict(now);
-  auto it = entries_.find(key);
-  if (it == entries_.end() || it->second.expires <= now) return nullptr;
-  return it->second.response;
+void DedupCache::DropOldest() {
+  const Header* h = At(tail_);
+  const size_t size = RecordSize(h->key_size, h->response_size);
+  const size_t slot = FindSlot(h->hash, KeyAt(tail_));
+  if (slots_[slot].hash != 0 && slots_[slot].offset == tail_) {  // else a newer record replaced it
+    Unlink(slot);
+    --live_;
+  }
+  tail_ += size;
+  --records_;
+  if (records_ == 0) {
+    head_ = tail_ = 0;
+    wrapped_ = false;
+  } else if (wrapped_ && tail_ == wrap_) {
+    tail_ = 0;
+    wrapped_ = false;
+  }
 }
 
-void DedupCache::Remember(const std::string& key, Response response, std::chrono::steady_clock::time_point now) {
-  if (window_.count() == 0 || !response) return;
-  auto expires = now + (IsFingerprint(key) ? std::min(window_, std::chrono::seconds(kFingerprintWindow)) : window_);
-  auto [it, inserted] = entries_.try_emplace(key);  // one hash lookup for both cases
-  if (!inserted) bytes_ -= it->first.size() + it->second.response->size();
-  bytes_ += key.size() + response->size();
-  it->second = {std::move(response), expires};
-  order_.emplace_back(expires, key);
+bool DedupCache::MakeRoom(size_t bytes) {
+  if (bytes > capacity_) return false;
+  while (true) {
+    if (records_ == 0) {
+      head_ = tail_ = 0;
+      wrapped_ = false;
+      return true;
+    }
+    if (!wrapped_) {  // records in [tail_, head_)
+      if (capacity_ - head_ >= bytes) return true;
+      if (tail_ >= bytes) {  // continue at the start; the records end at wrap_
+        wrap_ = head_;
+        wrapped_ = true;
+        head_ = 0;
+        return true;
+      }
+    } else if (tail_ - head_ >= bytes) {  // records in [tail_, wrap_) and [0, head_)
+      return true;
+    }
+    DropOldest();
+  }
+}
+
+void DedupCache::Evict(std::chrono::steady_clock::time_point now) {
+  const int64_t t = now.time_since_epoch().count();
+  while (records_ > 0 && At(tail_)->expires <= t) DropOldest();
+}
+
+DedupCache::Response DedupCache::Find(const std::string& key, std::chrono::steady_clock::time_point now) {
+  if (live_ == 0) return nullptr;
   Evict(now);
+  const size_t slot = FindSlot(Hash(key), key);
+  if (slots_[slot].hash == 0) return nullptr;
+  const size_t offset = slots_[slot].offset;
+  const Header* h = At(offset);
+  if (h->expires <= now.time_since_epoch().count()) return nullptr;
+  return std::make_shared<const std::string>(ring_.get() + offset + sizeof(Header) + h->key_size, h->response_size);
+}
+
+void DedupCache::Remember(const std::string& key, const Response& response, std::chrono::steady_clock::time_point now) {
+  if (window_.count() == 0 || !response) return;
+  if (!ring_) {
+    ring_.reset(new char[capacity_]);  // untouched pages cost no memory until written
+    size_t n = 16;
+    while (n < 2 * (max_entries_ + 1)) n *= 2;
+    slots_.assign(n, Slot{});
+  }
+  Evict(now);
+  const size_t bytes = RecordSize(key.size(), response->size());
+  if (!MakeRoom(bytes)) {
+    // Larger than the whole cache: not remembered, and an older response of this identity must not
+    // answer for it either.
+    const size_t slot = FindSlot(Hash(key), key);
+    if (slots_[slot].hash != 0) {
+      Unlink(slot);
+      --live_;
+    }
+    return;
+  }
+  const auto expires = now + (IsFingerprint(key) ? std::min(window_, std::chrono::seconds(kFingerprintWindow)) : window_);
+  const size_t offset = head_;
+  const uint64_t hash = Hash(key);
+  Header* h = At(offset);
+  *h = Header{hash, expires.time_since_epoch().count(), static_cast<uint32_t>(key.size()),
+              static_cast<uint32_t>(response->size())};
+  std::memcpy(ring_.get() + offset + sizeof(Header), key.data(), key.size());
+  std::memcpy(ring_.get() + offset + sizeof(Header) + key.size(), response->data(), response->size());
+  head_ += bytes;
+  ++records_;
+  const size_t slot = FindSlot(hash, key);  // after MakeRoom: eviction moves slots
+  if (slots_[slot].hash != 0) {
+    slots_[slot].offset = offset;  // replaces the identity's older response
+  } else {
+    slots_[slot] = Slot{hash, offset};
+    ++live_;
+  }
+  while (live_ > max_entries_) DropOldest();
 }
 
 StoredResponseFilter::StoredResponseFilter(std::chrono::seconds window, size_t bits)

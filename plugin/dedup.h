@@ -15,11 +15,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
+#include <string_view>
 #include <vector>
 
 namespace mqdb {
@@ -34,24 +33,51 @@ class DedupCache {
                                            std::string_view topic, std::string_view payload);
   static bool IsFingerprint(const std::string& key) { return key.size() > 2 && key[0] == 'f'; }
 
-  using Response = std::shared_ptr<const std::string>;  // shared with the reply being sent: no copy
+  using Response = std::shared_ptr<const std::string>;
+  // A copy of the remembered response, or nullptr.
   Response Find(const std::string& key, std::chrono::steady_clock::time_point now);
-  void Remember(const std::string& key, Response response, std::chrono::steady_clock::time_point now);
+  // Copies `response` in (a response larger than the whole cache is not remembered).
+  void Remember(const std::string& key, const Response& response, std::chrono::steady_clock::time_point now);
 
   std::chrono::seconds window() const { return window_; }
-  size_t size() const { return entries_.size(); }
+  size_t size() const { return live_; }  // identities remembered (expired ones not yet dropped included)
 
  private:
-  struct Entry {
-    Response response;
-    std::chrono::steady_clock::time_point expires;
+  // Responses live in one ring of max_bytes, as records appended in the order they were remembered
+  // and dropped oldest first; an open-addressing table maps identities to their newest record. Why
+  // not a map of shared strings (as before): keeping every reply of the window alive as its own heap
+  // block meant no reply could reuse a recently freed (cache-hot) chunk, and every request allocated
+  // a map node and two key strings. In-process (200,000 gets of 700-byte records): 4.50 us per get
+  // with the map, 3.70 with the ring, 2.72 remembering nothing; lists 8.65 -> 7.95 us.
+  // Record: Header, key bytes, response bytes, padded to 8.
+  struct Header {
+    uint64_t hash;
+    int64_t expires;  // steady_clock ticks
+    uint32_t key_size, response_size;
   };
+  struct Slot {  // open addressing (linear probing); hash 0 = empty
+    uint64_t hash = 0;
+    size_t offset = 0;  // of the identity's newest record
+  };
+  static size_t RecordSize(size_t key_size, size_t response_size);
+  Header* At(size_t offset) { return reinterpret_cast<Header*>(ring_.get() + offset); }
+  std::string_view KeyAt(size_t offset) { return {ring_.get() + offset + sizeof(Header), At(offset)->key_size}; }
+  static uint64_t Hash(std::string_view key);
+  size_t FindSlot(uint64_t hash, std::string_view key);  // index of the key's slot, or of the empty slot ending its probe
+  void Unlink(size_t slot);                              // removes a slot (backward-shift deletion)
+  void DropOldest();
   void Evict(std::chrono::steady_clock::time_point now);
+  bool MakeRoom(size_t bytes);  // evicts until `bytes` fit contiguously at head_; false if they never will
 
   std::chrono::seconds window_;
-  size_t max_entries_, max_bytes_, bytes_ = 0;
-  std::unordered_map<std::string, Entry> entries_;
-  std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>> order_;  // insertion order
+  size_t max_entries_, capacity_;
+  std::unique_ptr<char[]> ring_;  // allocated by the first Remember
+  size_t head_ = 0, tail_ = 0;    // next write; oldest record
+  size_t wrap_ = 0;               // while wrapped_: where the older records (from tail_) end
+  bool wrapped_ = false;          // records run tail_..wrap_, then 0..head_
+  size_t records_ = 0;            // records in the ring (replaced ones included)
+  size_t live_ = 0;               // slots in use
+  std::vector<Slot> slots_;
 };
 
 // The identities of responses this process stored with their writes, kept as two Bloom filters that

@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
+#include <random>
+#include <set>
+#include <vector>
 #include <string>
 
 namespace mqdb {
@@ -51,6 +55,70 @@ TEST(DedupCache, KeepsAtMostMaxEntriesDroppingTheOldest) {
   EXPECT_EQ(cache.Find("k0", t0 + seconds(3)), nullptr);
   EXPECT_NE(cache.Find("k1", t0 + seconds(3)), nullptr);
   EXPECT_NE(cache.Find("k2", t0 + seconds(3)), nullptr);
+}
+
+// The ring against a model, over random identities (fingerprints with their shorter window among
+// them), response sizes and clock steps: a lookup never answers with anything but the identity's
+// latest response within its window, and the newest responses that together take at most half the
+// ring are always there. A third of the steps wrap the ring.
+TEST(DedupCache, AnswersOnlyWithTheLatestResponseAndKeepsTheNewest) {
+  constexpr size_t kBytes = 4096, kEntries = 40;
+  DedupCache cache(seconds(20), kEntries, kBytes);  // fingerprints: 10 s
+  struct Latest {
+    std::string response;
+    Clock::time_point expires;
+  };
+  std::map<std::string, Latest> model;
+  std::vector<std::pair<std::string, size_t>> order;  // (identity, record bytes), oldest first
+  std::mt19937_64 rng(7);
+  Clock::time_point now = Clock::now();
+  auto record_bytes = [](const std::string& k, const std::string& r) { return (24 + k.size() + r.size() + 7) / 8 * 8; };
+  for (int step = 0; step < 20000; ++step) {
+    now += std::chrono::milliseconds(rng() % 40);
+    const bool fingerprint = rng() % 5 == 0;
+    const std::string key = (fingerprint ? "f" : "c") + std::to_string(rng() % 60) + ":id";
+    if (rng() % 3 != 0) {
+      std::string response(1 + rng() % (kBytes / 8), static_cast<char>('a' + rng() % 26));
+      response += std::to_string(step);  // every response is different
+      cache.Remember(key, Text(response), now);
+      model[key] = {response, now + (fingerprint ? seconds(10) : seconds(20))};
+      order.emplace_back(key, record_bytes(key, response));
+    }
+    // Whatever is answered is the latest response, within its window.
+    const std::string probe = (rng() % 2 ? "f" : "c") + std::to_string(rng() % 60) + ":id";
+    auto got = cache.Find(probe, now);
+    if (got) {
+      auto it = model.find(probe);
+      ASSERT_NE(it, model.end()) << probe;
+      EXPECT_EQ(*got, it->second.response) << probe << " at step " << step;
+      EXPECT_GT(it->second.expires, now);
+    }
+    ASSERT_LE(cache.size(), kEntries);
+    // The newest identities whose records fill at most half the ring are all found (unless expired).
+    size_t bytes = 0, seen = 0;
+    std::set<std::string> checked;
+    for (auto it = order.rbegin(); it != order.rend() && seen < kEntries; ++it) {
+      bytes += it->second;
+      if (bytes > kBytes / 2) break;
+      if (!checked.insert(it->first).second) continue;
+      ++seen;
+      const Latest& latest = model[it->first];
+      if (latest.expires <= now) continue;
+      auto r = cache.Find(it->first, now);
+      ASSERT_NE(r, nullptr) << it->first << " at step " << step;
+      EXPECT_EQ(*r, latest.response);
+    }
+  }
+}
+
+TEST(DedupCache, AResponseLargerThanTheCacheIsNotRememberedAndHidesTheOlderOne) {
+  DedupCache cache(seconds(10), 10, 256);
+  const Clock::time_point t0 = Clock::now();
+  cache.Remember("k", Text("small"), t0);
+  ASSERT_NE(cache.Find("k", t0), nullptr);
+  cache.Remember("k", Text(std::string(300, 'x')), t0);
+  EXPECT_EQ(cache.Find("k", t0), nullptr) << "the older response would answer for the newer request";
+  EXPECT_EQ(cache.size(), 0u);
 }
 
 // A lookup may skip storage only for identities the filter has not seen within the window: no
