@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <functional>
+#include <new>
 
 namespace mqdb {
 
@@ -11,7 +12,9 @@ constexpr auto kFingerprintWindow = std::chrono::seconds(10);
 }
 
 DedupCache::DedupCache(std::chrono::seconds window, size_t max_entries, size_t max_bytes)
-    : window_(window), max_entries_(std::max<size_t>(max_entries, 1)), capacity_(max_bytes / 8 * 8) {}
+    : window_(window),
+      max_entries_(std::max<size_t>(max_entries, 1)),
+      capacity_(std::min<size_t>(max_bytes, UINT32_MAX) / 8 * 8) {}  // record sizes are 32-bit
 
 std::optional<std::string> DedupCache::KeyFor(const std::string& client_id, const std::string& correlation,
                                               const std::optional<std::string>& request_id, int qos,
@@ -135,9 +138,8 @@ void DedupCache::Remember(const std::string& key, const Response& response, std:
   const auto expires = now + (IsFingerprint(key) ? std::min(window_, std::chrono::seconds(kFingerprintWindow)) : window_);
   const size_t offset = head_;
   const uint64_t hash = Hash(key);
-  Header* h = At(offset);
-  *h = Header{hash, expires.time_since_epoch().count(), static_cast<uint32_t>(key.size()),
-              static_cast<uint32_t>(response->size())};
+  new (ring_.get() + offset) Header{hash, expires.time_since_epoch().count(), static_cast<uint32_t>(key.size()),
+                                    static_cast<uint32_t>(response->size())};
   std::memcpy(ring_.get() + offset + sizeof(Header), key.data(), key.size());
   std::memcpy(ring_.get() + offset + sizeof(Header) + key.size(), response->data(), response->size());
   head_ += bytes;
