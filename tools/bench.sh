@@ -211,7 +211,7 @@ case "$mode" in
           w = ws[k]; m = split(substr(list[w], 2), a, " ")
           for (i = 2; i <= m; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
           med = (m % 2) ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
-          printf "%-6s at %d records = %.2f x at 10000 (median of %d rounds:%s)\n", w, n, med, m, list[w]
+          printf "%-6s at %d records = %.3f x at 10000 (median of %d rounds:%s)\n", w, n, med, m, list[w]
         }
       }' ;;
   full)
