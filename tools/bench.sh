@@ -98,6 +98,14 @@ wait_idle() {
   echo "# broker still busy after 10 minutes" >&2
 }
 
+# awk: the median of a space-separated list of numbers (--ab and --scale).
+AWK_MEDIAN='
+  function median(list,   a, m, i, j, t) {
+    m = split(list, a, " ")
+    for (i = 2; i <= m; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
+    return (m % 2) ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
+  }'
+
 # Interleaved A/B (see --ab above): run_ab A.so B.so ROUNDS mqdb-bench-args...
 run_ab() {
   local so_a="$1" so_b="$2" n="$3" results r v
@@ -115,12 +123,7 @@ run_ab() {
     done
   done
   echo "# $(date -u +%Y-%m-%dT%H:%MZ)  $(nproc) cores  A=$so_a  B=$so_b  $n rounds of: $*"
-  awk '
-    function median(list,   a, m, i, j, t) {
-      m = split(list, a, " ")
-      for (i = 2; i <= m; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
-      return (m % 2) ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
-    }
+  awk "$AWK_MEDIAN"'
     { if (!($2 in seen)) { seen[$2] = 1; names[++nw] = $2 }
       ratio[$2, $1] = ratio[$2, $1] " " $3; rate[$2, $1] = rate[$2, $1] " " $4; cpu[$2, $1] = cpu[$2, $1] " " $5 }
     END {
@@ -203,15 +206,13 @@ case "$mode" in
       done
     done
     broker=""
-    printf '%s' "$ratios" | awk -v n="$big" '
-      { list[$1] = list[$1] " " $2 }
+    printf '%s' "$ratios" | awk -v n="$big" "$AWK_MEDIAN"'
+      { list[$1] = list[$1] " " $2; rounds[$1]++ }
       END {
         split("get ilist", ws, " ")
         for (k = 1; k <= 2; k++) {
-          w = ws[k]; m = split(substr(list[w], 2), a, " ")
-          for (i = 2; i <= m; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
-          med = (m % 2) ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
-          printf "%-6s at %d records = %.3f x at 10000 (median of %d rounds:%s)\n", w, n, med, m, list[w]
+          w = ws[k]
+          printf "%-6s at %d records = %.3f x at 10000 (median of %d rounds:%s)\n", w, n, median(list[w]), rounds[w], list[w]
         }
       }' ;;
   full)
