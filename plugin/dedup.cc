@@ -79,11 +79,7 @@ void DedupCache::DropOldest() {
 bool DedupCache::MakeRoom(size_t bytes) {
   if (bytes > capacity_) return false;
   while (true) {
-    if (records_ == 0) {
-      head_ = tail_ = 0;
-      wrapped_ = false;
-      return true;
-    }
+    if (records_ == 0) return true;  // DropOldest left head_ = tail_ = 0, not wrapped
     if (!wrapped_) {  // records in [tail_, head_)
       if (capacity_ - head_ >= bytes) return true;
       if (tail_ >= bytes) {  // continue at the start; the records end at wrap_
