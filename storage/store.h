@@ -103,9 +103,12 @@ class Store {
   Store& operator=(const Store&) = delete;
 
   Result<std::optional<std::string>> Get(std::string_view key) const;
-  // Several point reads at once (RocksDB MultiGet: one pass per level for all keys); results in the
-  // order of `keys`, nullopt where absent.
-  Result<std::vector<std::optional<std::string>>> MultiGet(const std::vector<std::string>& keys) const;
+  // Several point reads at once (RocksDB MultiGet: one pass per level for all keys). Hands `visit` each
+  // key's index in `keys` and its value (nullopt where absent), in order, until it returns false. The
+  // values are not copied: they point into the block cache, pinned until MultiGet returns, so copy
+  // what must outlive the call. A read error returns before any visit.
+  using ValueVisitor = std::function<bool(size_t, std::optional<std::string_view>)>;
+  Status MultiGet(const std::vector<std::string_view>& keys, const ValueVisitor& visit) const;
 
   // Visits the keys starting with `prefix` in byte order, from `start` (inclusive; empty: from the
   // prefix) until `visit` returns false. A scan dominated by deleted keys (compact_after_tombstones)

@@ -8,7 +8,8 @@
 #                                   against itself: checks the tool, not the speed
 #   tools/bench.sh --scale [N]      get and ilist with 10,000 and with N (1,000,000) records, each on a
 #                                   broker of its own, measured in turns for SCALE_ROUNDS (3) rounds;
-#                                   prints each round's ratios, their medians and the brokers' RSS
+#                                   prints each round's ratios, their medians and the brokers' RSS; before
+#                                   the rounds, SCALE_WARMUP (15) seconds of reads warm each block cache
 #   tools/bench.sh -- ARGS...       mqdb-bench with ARGS (e.g. -- --workload get --concurrency 8)
 #   tools/bench.sh --ab A.so B.so [ROUNDS] -- ARGS...
 #                                   before/after on a noisy machine: ROUNDS (default 5) rounds of
@@ -187,6 +188,12 @@ case "$mode" in
       echo "# seeded $n records in $((t1 - t0)) s, background work done after $(( $(date +%s) - t1 )) s more" >&2
       pid_of[$n]=$broker; port_of[$n]=$port; work_of[$n]=$work
       broker=""  # kept running; stop_scale_brokers stops both
+    done
+    # Warm-up: random reads until the block cache is in its steady state, so the rounds measure that
+    # and not the cache filling (with a cache that holds every block, filling takes minutes of gets).
+    for n in 10000 "$big"; do
+      broker=${pid_of[$n]}; port=${port_of[$n]}
+      b --workload get,ilist --seed "$n" --reuse --concurrency 8 --pipeline 8 --duration "${SCALE_WARMUP:-15}" > /dev/null
     done
     declare -A rate
     ratios=""
