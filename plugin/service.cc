@@ -149,7 +149,7 @@ Status Service::Write(Reply& reply, Result<Outcome> outcome, Batch& batch, const
     // executing the write again. Stored as "{expires_ms}\n{envelope}" (no JSON escaping of the
     // envelope); compactions drop it once expired (StoreOptions::expiring_prefixes).
     const int64_t expires = NowMs() + int64_t{config_.dedup_window_s} * 1000;
-    reply.envelope = Seal(reply);
+    reply.envelope = std::make_shared<const std::string>(Envelope(reply));
     std::string stored = std::to_string(expires);
     stored.reserve(stored.size() + 1 + reply.envelope->size());
     stored += '\n';
@@ -258,7 +258,7 @@ Service::Reply Service::Handle(const Request& req) {
     }
   }
   reply = Execute(req, target, body, std::move(reply), dedup_key);
-  if (!reply.envelope) reply.envelope = Seal(reply);
+  if (!reply.envelope) reply.envelope = std::make_shared<const std::string>(Envelope(reply));
   if (dedup_key && !reply.response_persisted) dedup_.Remember(*dedup_key, reply.envelope, now);
   return reply;
 }
@@ -345,28 +345,17 @@ std::string Service::ErrorEnvelope(const Status& status) {
 }
 
 std::string Service::Envelope(const Reply& reply) {
-  std::string out;
-  AppendEnvelope(reply, out);
-  return out;
-}
-
-std::shared_ptr<const std::string> Service::Seal(const Reply& reply) {
-  std::string out = envelopes_->Take();
-  AppendEnvelope(reply, out);
-  return envelopes_->Share(std::move(out));
-}
-
-void Service::AppendEnvelope(const Reply& reply, std::string& out) {
   // Assembled as text: `data` is often a record printed once already (a raw item), and the envelope
   // is built for every request. Byte-identical to printing the same object with cJSON.
+  std::string out;
   if (reply.status.ok()) {
     // Reserved once: a page of records grew the reply by doubling, some ten reallocations and copies.
-    out.reserve(out.size() + 48 + PrintedSizeHint(reply.data.get()) + (reply.request_id ? reply.request_id->size() : 0));
+    out.reserve(48 + PrintedSizeHint(reply.data.get()) + (reply.request_id ? reply.request_id->size() : 0));
     out += R"({"status":"ok","data":)";
     if (reply.data) AppendJson(out, reply.data.get());
     else out += "null";
   } else {
-    out += R"({"status":"error","code":)";
+    out = R"({"status":"error","code":)";
     out += std::to_string(reply.status.code());
     out += R"(,"message":)";
     AppendJsonString(out, reply.status.message());
@@ -376,6 +365,7 @@ void Service::AppendEnvelope(const Reply& reply, std::string& out) {
     AppendJsonString(out, *reply.request_id);
   }
   out += '}';
+  return out;
 }
 
 bool Service::IsDurable(uint64_t ticket) const {

@@ -16,7 +16,6 @@
 
 #include "outbox/consumer_groups.h"
 #include "outbox/outbox.h"
-#include "plugin/buffer_pool.h"
 #include "plugin/dedup.h"
 #include "plugin/options.h"
 #include "plugin/request.h"
@@ -57,7 +56,6 @@ class Service {
 
   // {"status":"ok","data":…} or {"status":"error","code":…,"message":…}, plus "request_id" if given.
   static std::string Envelope(const Reply& reply);
-  static void AppendEnvelope(const Reply& reply, std::string& out);  // the same text, appended to `out`
   static std::string ErrorEnvelope(const Status& status);
 
   // True when a reply with this ticket may be released (immediate durability: only once fsynced).
@@ -122,10 +120,6 @@ class Service {
   };
   bool Admit(const std::string& client_id, std::chrono::steady_clock::time_point now);
   std::unordered_map<std::string, Bucket> buckets_;
-
-  // The reply's envelope, in a recycled buffer (BufferPool: a page of records is a large block).
-  std::shared_ptr<const std::string> Seal(const Reply& reply);
-  std::shared_ptr<BufferPool> envelopes_ = BufferPool::Create();
 
   Stats stats_;
   DedupCache dedup_;
