@@ -164,6 +164,12 @@ TEST_F(RecordsTest, ListFiltersSortsAndPaginates) {
             (std::vector<std::string>{"u1", "u5", "u9", "u0"}));
   EXPECT_TRUE(ListIds(R"({"limit":0})").empty());
   EXPECT_TRUE(ListIds(R"({"offset":50})").empty());
+  // A filtered page without sort (stored bytes, in id order): offset and limit apply to the matches.
+  const std::string gte2 = R"({"field":"n","op":"gte","value":2})";
+  EXPECT_EQ(ListIds(R"({"filters":[)" + gte2 + R"(],"offset":1,"limit":2})"), (std::vector<std::string>{"u3", "u6"}));
+  EXPECT_EQ(ListIds(R"({"filters":[)" + gte2 + R"(],"offset":3})"), (std::vector<std::string>{"u7"}));
+  EXPECT_TRUE(ListIds(R"({"filters":[)" + gte2 + R"(],"limit":0})").empty());
+  EXPECT_TRUE(ListIds(R"({"filters":[)" + gte2 + R"(],"offset":4})").empty());
   auto projected = records_->List("users", J(R"({"limit":1,"projection":["n"]})").get());
   EXPECT_EQ(Print(projected->data.get()), R"([{"id":"u0","n":0}])");
   auto count = records_->Count("users", J(R"({"filters":[{"field":"n","op":"gte","value":2}]})").get());
