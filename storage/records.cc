@@ -530,21 +530,19 @@ Status Records::Matching(const std::string& entity, const Query& q, int64_t now,
       constexpr size_t kGroup = 16;
       const std::string data_prefix = keys::DataPrefix(entity);
       std::string key_bytes;
-      std::vector<size_t> key_ends;
       std::vector<std::string_view> group_keys;
       for (size_t at = 0; at < ids.size(); at += kGroup) {
         const size_t n = std::min(ids.size() - at, kGroup);
+        size_t bytes = 0;
+        for (size_t i = at; i < at + n; ++i) bytes += data_prefix.size() + ids[i].size();
         key_bytes.clear();
-        key_ends.clear();
+        key_bytes.reserve(bytes);  // no reallocation below, so the views stay valid
+        group_keys.clear();
         for (size_t i = at; i < at + n; ++i) {
+          const size_t begin = key_bytes.size();
           key_bytes += data_prefix;
           key_bytes += ids[i];
-          key_ends.push_back(key_bytes.size());
-        }
-        group_keys.clear();
-        for (size_t i = 0; i < n; ++i) {  // views only once the buffer has stopped growing
-          const size_t begin = i == 0 ? 0 : key_ends[i - 1];
-          group_keys.emplace_back(key_bytes.data() + begin, key_ends[i] - begin);
+          group_keys.emplace_back(key_bytes.data() + begin, key_bytes.size() - begin);
         }
         Status bad;
         bool stop = false;
