@@ -38,6 +38,35 @@ TEST(Store, CommitGetScan) {
   EXPECT_FALSE(store->Get("data/a/1").value());
 }
 
+
+// MultiGet keeps up to 16 keys' values on the stack and more on the heap: both must hand back each
+// key's value at its own index, absent keys as nullopt, and stop where the visitor says so.
+TEST(Store, MultiGetVisitsEveryKeyInOrderOnStackAndHeap) {
+  test::TempDir dir;
+  auto store = OpenAt(dir.path());
+  Batch b;
+  for (int i = 0; i < 40; i += 2) b.Put("data/m/" + std::to_string(100 + i), "v" + std::to_string(i));
+  ASSERT_TRUE(store->Commit(b).ok());
+  for (size_t n : {size_t{3}, size_t{16}, size_t{17}, size_t{40}}) {
+    std::vector<std::string> owned;
+    for (size_t i = 0; i < n; ++i) owned.push_back("data/m/" + std::to_string(139 - i));  // descending
+    std::vector<std::string_view> keys(owned.begin(), owned.end());
+    std::vector<std::string> seen;
+    ASSERT_TRUE(store->MultiGet(keys, [&](size_t i, std::optional<std::string_view> v) {
+      EXPECT_EQ(i, seen.size());
+      seen.push_back(v ? std::string(*v) : "-");
+      return true;
+    }).ok());
+    ASSERT_EQ(seen.size(), n);
+    for (size_t i = 0; i < n; ++i) {
+      const int k = 39 - static_cast<int>(i);
+      EXPECT_EQ(seen[i], k % 2 == 0 ? "v" + std::to_string(k) : "-") << "n=" << n << " i=" << i;
+    }
+    size_t visits = 0;
+    ASSERT_TRUE(store->MultiGet(keys, [&](size_t, std::optional<std::string_view>) { return ++visits < 2; }).ok());
+    EXPECT_EQ(visits, 2u) << "n=" << n;
+  }
+}
 TEST(Store, CompactionsDropExpiredValuesOfExpiringPrefixesOnly) {
   test::TempDir dir;
   StoreOptions o{dir.path(), Durability::kNone, 5};
