@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 #include <new>
 
 namespace mqdb {
@@ -16,14 +17,33 @@ DedupCache::DedupCache(std::chrono::seconds window, size_t max_entries, size_t m
       max_entries_(std::max<size_t>(max_entries, 1)),
       capacity_(std::min<size_t>(max_bytes, UINT32_MAX) / 8 * 8) {}  // record sizes are 32-bit
 
+namespace {
+
+// `tag` followed by each part as "{length}:{bytes}". Built in one buffer sized up front: this runs for
+// every request that carries correlation data, and each temporary string was a heap block.
+std::string Identity(char tag, std::initializer_list<std::string_view> parts) {
+  size_t size = 1;
+  for (std::string_view p : parts) size += 21 + p.size();  // up to 20 digits and the ':'
+  std::string out;
+  out.reserve(size);
+  out += tag;
+  for (std::string_view p : parts) {
+    out += std::to_string(p.size());  // short enough to need no heap block of its own
+    out += ':';
+    out += p;
+  }
+  return out;
+}
+
+}  // namespace
+
 std::optional<std::string> DedupCache::KeyFor(const std::string& client_id, const std::string& correlation,
                                               const std::optional<std::string>& request_id, int qos,
                                               std::string_view topic, std::string_view payload) {
   // Length-prefixed parts: no client id or correlation value can make two identities collide.
-  auto part = [](std::string_view s) { return std::to_string(s.size()) + ":" + std::string(s); };
-  if (!correlation.empty()) return "c" + part(client_id) + part(correlation);
-  if (request_id) return "r" + part(client_id) + part(*request_id);
-  if (qos == 2) return "f" + part(client_id) + part(topic) + part(payload);
+  if (!correlation.empty()) return Identity('c', {client_id, correlation});
+  if (request_id) return Identity('r', {client_id, *request_id});
+  if (qos == 2) return Identity('f', {client_id, topic, payload});
   return std::nullopt;
 }
 

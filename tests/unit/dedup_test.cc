@@ -17,6 +17,20 @@ using Clock = std::chrono::steady_clock;
 
 DedupCache::Response Text(std::string s) { return std::make_shared<const std::string>(std::move(s)); }
 
+// The identity's bytes are stored (dedup/{identity}) and must stay the same across versions: a retry
+// after an upgrade and restart within the window must find the response the old version stored.
+TEST(DedupCache, IdentitiesKeepTheirFormatAndNeverCollide) {
+  EXPECT_EQ(DedupCache::KeyFor("client-1", "corr", std::nullopt, 1, "$DB/e/create", "{}"), "c8:client-14:corr");
+  EXPECT_EQ(DedupCache::KeyFor("client-1", "", std::string("r-7"), 0, "$DB/e/create", "{}"), "r8:client-13:r-7");
+  EXPECT_EQ(DedupCache::KeyFor("c", "", std::nullopt, 2, "$DB/e/create", "{}"), "f1:c12:$DB/e/create2:{}");
+  EXPECT_EQ(DedupCache::KeyFor("c", "", std::nullopt, 1, "$DB/e/create", "{}"), std::nullopt);
+  // Correlation data wins over request_id; binary bytes and long values are kept as they are.
+  const std::string binary("\0\xff:", 3), long_id(300, 'x');
+  EXPECT_EQ(DedupCache::KeyFor(long_id, binary, std::string("r"), 2, "t", "p"), "c300:" + long_id + "3:" + binary);
+  // Where the boundary between client id and correlation lies is part of the identity.
+  EXPECT_NE(DedupCache::KeyFor("a:1", "b", std::nullopt, 1, "t", "p"), DedupCache::KeyFor("a", "1:b", std::nullopt, 1, "t", "p"));
+}
+
 TEST(DedupCache, AnswersWithinTheWindowOnly) {
   DedupCache cache(seconds(10));
   const Clock::time_point t0 = Clock::now();
