@@ -257,7 +257,7 @@ Service::Reply Service::Handle(const Request& req) {
       return reply;
     }
   }
-  reply = Execute(req, target, body, std::move(reply), dedup_key);
+  reply = Execute(req, target, std::move(payload.value()), std::move(reply), dedup_key);
   if (!reply.envelope) reply.envelope = std::make_shared<const std::string>(Envelope(reply));
   if (dedup_key && !reply.response_persisted) dedup_.Remember(*dedup_key, reply.envelope, now);
   return reply;
@@ -277,8 +277,9 @@ bool Service::Admit(const std::string& client_id, std::chrono::steady_clock::tim
   return true;
 }
 
-Service::Reply Service::Execute(const Request& req, const RequestTarget& target, const cJSON* body, Reply reply,
+Service::Reply Service::Execute(const Request& req, const RequestTarget& target, Json payload, Reply reply,
                                 const std::optional<std::string>& dedup_key) {
+  const cJSON* body = payload.get();  // not used after a create took `payload` over
   Batch batch;
   Result<Outcome> read = Status::Internal("unreachable");
   const Principal who{req.username, IsAdmin(req.username)};
@@ -300,7 +301,8 @@ Service::Reply Service::Execute(const Request& req, const RequestTarget& target,
       read = Admin(target.admin_path, body);
       break;
     case RequestKind::kCreate:
-      reply.status = Write(reply, records_.Create(target.entity, body, batch, who), batch, req.client_id, dedup_key);
+      reply.status =
+          Write(reply, records_.Create(target.entity, std::move(payload), batch, who), batch, req.client_id, dedup_key);
       return reply;
     case RequestKind::kUpdate:
       reply.status = Write(reply, records_.Update(target.entity, target.id, body, batch, who), batch, req.client_id, dedup_key);

@@ -92,7 +92,8 @@ class Service {
   Service(Config config, std::unique_ptr<Store> store);
   Status Write(Reply& reply, Result<Outcome> outcome, Batch& batch, const std::string& origin,
                const std::optional<std::string>& dedup_key);
-  Reply Execute(const Request& req, const RequestTarget& target, const cJSON* body, Reply reply,
+  // Takes the parsed payload over: a create makes its fields the record's without copying them.
+  Reply Execute(const Request& req, const RequestTarget& target, Json payload, Reply reply,
                 const std::optional<std::string>& dedup_key);
   std::shared_ptr<const std::string> FindStoredResponse(const std::string& key);
   // Makes retry lookups go to storage for one window when it already holds stored responses.

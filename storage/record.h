@@ -24,8 +24,9 @@ struct NewRecord {
   std::optional<int64_t> ttl_secs;
 };
 
-// Validates a create payload and strips directives and '_' fields.
-Result<NewRecord> ParseCreate(const cJSON* payload);
+// Validates a create payload (a JSON object) and strips directives and '_' fields. Takes the payload
+// over: its data fields become the new record's, uncopied.
+Result<NewRecord> ParseCreate(Json payload);
 
 // Adds id, _version=1, timestamps and _expires_at to `nr.record` and returns it.
 Json FinishCreate(NewRecord nr, const std::string& id, int64_t now_ms);

@@ -361,7 +361,11 @@ Status Records::StageDelete(const std::string& entity, const std::string& id, Js
 }
 
 Result<Outcome> Records::Create(const std::string& entity, const cJSON* payload, Batch& batch, const Principal& who) {
-  auto parsed = ParseCreate(payload);
+  return Create(entity, Clone(payload), batch, who);
+}
+
+Result<Outcome> Records::Create(const std::string& entity, Json payload, Batch& batch, const Principal& who) {
+  auto parsed = ParseCreate(std::move(payload));
   if (!parsed.ok()) return parsed.status();
   if (const std::string* field = OwnerField(entity)) {
     const cJSON* given = cJSON_GetObjectItemCaseSensitive(parsed->record.get(), field->c_str());

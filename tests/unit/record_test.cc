@@ -11,7 +11,7 @@ using test::J;
 
 TEST(Record, CreateStripsSystemFieldsAndDirectives) {
   Json p = J(R"({"name":"a","_version":9,"_secret":1,"id":"u1","ttl_secs":60,"request_id":"r"})");
-  auto nr = ParseCreate(p.get());
+  auto nr = ParseCreate(std::move(p));
   ASSERT_TRUE(nr.ok());
   EXPECT_EQ(nr->id, "u1");
   EXPECT_EQ(nr->ttl_secs, 60);
@@ -19,17 +19,24 @@ TEST(Record, CreateStripsSystemFieldsAndDirectives) {
   EXPECT_EQ(Print(rec.get()),
             R"({"id":"u1","name":"a","_version":1,"_created_at":1700000000123,"_updated_at":1700000000123,)"
             R"("_expires_at":1700000061})") << "rounded up: at least 60 s";
+  // The payload becomes the record: members dropped at its start, middle and end, data kept in order.
+  auto first = ParseCreate(J(R"({"_a":1,"id":"u2","x":[1,{"y":2}],"request_id":"r","z":"s","_b":2})"));
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(Print(first->record.get()), R"({"x":[1,{"y":2}],"z":"s"})");
+  auto none = ParseCreate(J(R"({"_a":1,"id":"u3"})"));
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(Print(none->record.get()), "{}");
 }
 
 TEST(Record, CreateValidation) {
-  EXPECT_EQ(ParseCreate(J(R"({"id":5})").get()).status().message(), "invalid id: must be a string");
-  EXPECT_EQ(ParseCreate(J(R"({"id":"a/b"})").get()).status().code(), 400);
+  EXPECT_EQ(ParseCreate(J(R"({"id":5})")).status().message(), "invalid id: must be a string");
+  EXPECT_EQ(ParseCreate(J(R"({"id":"a/b"})")).status().code(), 400);
   for (const char* ttl : {"0", "-1", "1.5", "\"10\"", "1e12"}) {
-    auto r = ParseCreate(J(std::string(R"({"ttl_secs":)") + ttl + "}").get());
+    auto r = ParseCreate(J(std::string(R"({"ttl_secs":)") + ttl + "}"));
     ASSERT_FALSE(r.ok()) << ttl;
     EXPECT_EQ(r.status().message().rfind("ttl_secs must be an integer between 1 and", 0), 0u);
   }
-  EXPECT_EQ(ParseCreate(J(R"({"request_id":1})").get()).status().message(), "request_id must be a string");
+  EXPECT_EQ(ParseCreate(J(R"({"request_id":1})")).status().message(), "request_id must be a string");
 }
 
 TEST(Record, UpdateIsShallowMergeKeepingNulls) {
