@@ -623,14 +623,13 @@ Result<Outcome> Records::List(const std::string& entity, const cJSON* payload, c
     Page page(q->offset, q->limit);
     Status bad;
     Status s = store_.Scan(keys::DataPrefix(entity), [&](std::string_view, std::string_view value) {
-      if (page.full()) return false;
+      if (page.full()) return false;  // limit 0
       if (may_expire && NamesExpiry(value)) {
         auto rec = ParseStored(value);
         if (!rec.ok()) { bad = rec.status(); return false; }
         if (IsExpired(rec.value().get(), now)) return true;
       }
-      page.Add(value);
-      return true;
+      return page.Add(value);  // stops once the page is full, without reading the next record
     });
     if (!s.ok()) return s;
     if (!bad.ok()) return bad;
