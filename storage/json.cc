@@ -53,13 +53,32 @@ int MaxDepth(std::string_view s) {
   return max;
 }
 
+// The first member of object `j` whose key an earlier member has, or nullptr. Objects of up to
+// kPairwise members (requests and records, almost always) are checked pair by pair, which allocates
+// nothing; a set per object cost one heap node per member (7 of a create's allocations).
+const char* FirstRepeatedKey(const cJSON* j) {
+  constexpr size_t kPairwise = 32;
+  size_t n = 0;
+  for (const cJSON* c = j->child; c && n <= kPairwise; c = c->next) ++n;
+  if (n <= kPairwise) {
+    for (const cJSON* c = j->child; c; c = c->next) {
+      for (const cJSON* e = j->child; e != c; e = e->next) {
+        if (std::strcmp(e->string, c->string) == 0) return c->string;
+      }
+    }
+    return nullptr;
+  }
+  std::set<std::string_view> seen;
+  for (const cJSON* c = j->child; c; c = c->next) {
+    if (!seen.insert(c->string).second) return c->string;
+  }
+  return nullptr;
+}
+
 // First duplicated key in any object of the tree, or nullptr.
 const char* FindDuplicateKey(const cJSON* j) {
   if (cJSON_IsObject(j)) {
-    std::set<std::string_view> seen;
-    for (const cJSON* c = j->child; c; c = c->next) {
-      if (!seen.insert(c->string).second) return c->string;
-    }
+    if (const char* d = FirstRepeatedKey(j)) return d;
   }
   if (cJSON_IsObject(j) || cJSON_IsArray(j)) {
     for (const cJSON* c = j->child; c; c = c->next) {

@@ -242,7 +242,8 @@ Result<Query> ParseQuery(const cJSON* payload, QueryKind kind) {
 
 FieldPath SplitPath(std::string_view s) {
   FieldPath path;
-  for (std::string_view part : Split(s, '.')) path.emplace_back(part);
+  path.reserve(CountParts(s, '.'));
+  ForEachPart(s, '.', [&](std::string_view part) { path.emplace_back(part); });
   return path;
 }
 

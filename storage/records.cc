@@ -502,7 +502,7 @@ Result<Outcome> Records::Expire(const std::string& entity, const std::string& id
 }
 
 Status Records::Matching(const std::string& entity, const Query& q, int64_t now, bool need_parsed,
-                         const std::function<bool(Json, std::string_view)>& visit) const {
+                         FunctionRef<bool(Json, std::string_view)> visit) const {
   // Planner: the first filter an index can answer drives the scan; every filter is still applied.
   for (const auto& f : q.filters) {
     const IndexDef* ix = catalog_.FindIndex(entity, f.field);

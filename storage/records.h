@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "storage/catalog.h"
+#include "storage/function_ref.h"
 #include "storage/json.h"
 #include "storage/status.h"
 #include "storage/store.h"
@@ -122,9 +123,9 @@ class Records {
                                                                 int64_t now) const;
   // Live records matching the query's filters, in id order (through an index when one applies), as
   // their stored bytes and parsed; without `need_parsed` the Json may be null where parsing was not
-  // needed to decide the match.
+  // needed to decide the match. `visit` is called only during Matching.
   Status Matching(const std::string& entity, const struct Query& q, int64_t now, bool need_parsed,
-                  const std::function<bool(Json, std::string_view)>& visit) const;
+                  FunctionRef<bool(Json, std::string_view)> visit) const;
   // The id holding a unique guard (as this batch would leave it), nullopt when free.
   Result<std::optional<std::string>> GuardOwner(const std::string& key, const Batch& batch) const;
   Status CheckForeignKeys(const std::string& entity, const cJSON* before, const cJSON* after, const Batch& batch) const;

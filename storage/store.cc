@@ -237,7 +237,7 @@ Result<std::optional<std::string>> Store::Get(std::string_view key) const {
   return std::optional<std::string>(std::move(value));
 }
 
-Status Store::MultiGet(const std::vector<std::string_view>& keys, const ValueVisitor& visit) const {
+Status Store::MultiGet(const std::vector<std::string_view>& keys, ValueVisitor visit) const {
   if (!db_) return Status::Unavailable("database unavailable");
   // Up to kOnStack keys (an indexed list reads in groups of 16) need no heap block: at 1M records
   // every allocation tends to take glibc's slow path (README, Benchmarks).
@@ -275,7 +275,7 @@ Status Store::MultiGet(const std::vector<std::string_view>& keys, const ValueVis
   return Status::Ok();
 }
 
-Status Store::Scan(std::string_view prefix, const Visitor& visit, std::string_view start) const {
+Status Store::Scan(std::string_view prefix, Visitor visit, std::string_view start) const {
   if (!db_) return Status::Unavailable("database unavailable");
   std::string upper = PrefixEnd(prefix);
   rocksdb::Slice upper_slice(upper);

@@ -26,6 +26,7 @@
 #include <string_view>
 #include <vector>
 
+#include "storage/function_ref.h"
 #include "storage/range_compactor.h"
 #include "storage/status.h"
 #include "storage/wal_syncer.h"
@@ -107,8 +108,9 @@ class Store {
   // key's index in `keys` and its value (nullopt where absent), in order, until it returns false. The
   // values are not copied: they point into the block cache, pinned until MultiGet returns, so copy
   // what must outlive the call. A read error returns before any visit.
-  using ValueVisitor = std::function<bool(size_t, std::optional<std::string_view>)>;
-  Status MultiGet(const std::vector<std::string_view>& keys, const ValueVisitor& visit) const;
+  // (A FunctionRef: `visit` is called only during MultiGet and never kept.)
+  using ValueVisitor = FunctionRef<bool(size_t, std::optional<std::string_view>)>;
+  Status MultiGet(const std::vector<std::string_view>& keys, ValueVisitor visit) const;
 
   // Visits the keys starting with `prefix` in byte order, from `start` (inclusive; empty: from the
   // prefix) until `visit` returns false. A scan dominated by deleted keys (compact_after_tombstones)
@@ -118,8 +120,8 @@ class Store {
   // floor start there: a range whose oldest keys are deleted first (a queue, time-ordered ids) is
   // not walked tombstone by tombstone on every scan until compactions catch up, and tombstones in
   // the memtable are not compacted at all.
-  using Visitor = std::function<bool(std::string_view key, std::string_view value)>;
-  Status Scan(std::string_view prefix, const Visitor& visit, std::string_view start = {}) const;
+  using Visitor = FunctionRef<bool(std::string_view key, std::string_view value)>;  // called only during Scan
+  Status Scan(std::string_view prefix, Visitor visit, std::string_view start = {}) const;
 
   // Applies the batch atomically. Returns the commit's durability ticket (see WalSyncer).
   Result<uint64_t> Commit(const Batch& batch);

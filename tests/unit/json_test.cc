@@ -66,6 +66,29 @@ TEST(Json, RejectsDuplicateKeysAtAnyDepth) {
   EXPECT_EQ(r.status().message(), "invalid JSON payload: duplicate key: c");
 }
 
+// Objects of up to 32 members are checked pair by pair, larger ones with a set: both name the first
+// member whose key repeats an earlier one, wherever it is.
+TEST(Json, NamesTheFirstRepeatedKeyInSmallAndLargeObjects) {
+  for (int members : {1, 2, 31, 32, 33, 40}) {
+    std::string unique = "{";
+    for (int i = 0; i < members; ++i) unique += (i ? ",\"k" : "\"k") + std::to_string(i) + "\":" + std::to_string(i);
+    ASSERT_TRUE(ParsePayload(unique + "}").ok()) << members;
+    for (int at = 0; at < members; ++at) {
+      // k{at} again at the end, after a first repeat of the last key when there is room for it.
+      std::string repeated = unique + ",\"k" + std::to_string(at) + "\":0}";
+      auto r = ParsePayload(repeated);
+      ASSERT_FALSE(r.ok()) << members << " " << at;
+      EXPECT_EQ(r.status().message(), "invalid JSON payload: duplicate key: k" + std::to_string(at));
+    }
+    std::string two = unique + ",\"k0\":0,\"k" + std::to_string(members - 1) + "\":0}";
+    auto r = ParsePayload(two);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().message(), "invalid JSON payload: duplicate key: k0") << members;
+  }
+  // Keys that share a prefix are different keys.
+  EXPECT_TRUE(ParsePayload(R"({"a":1,"ab":2,"abc":3,"b":{"a":1}})").ok());
+}
+
 TEST(Json, Utf8Validation) {
   EXPECT_TRUE(IsValidUtf8("plain"));
   EXPECT_TRUE(IsValidUtf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
