@@ -285,12 +285,16 @@ Status Store::Scan(std::string_view prefix, Visitor visit, std::string_view star
   // A scan of a whole region (keys::IsRegion) that would begin at or below the region's floor begins
   // at the floor: every key below it is deleted, so the scan would only step over tombstones there.
   const bool whole_region = keys::IsRegion(prefix);
-  std::string from(start.empty() ? prefix : start);
+  // `from` views the caller's bytes, or a copy of the floor (which the seek below may replace): no
+  // heap copy of the start key on every scan.
+  std::string floor;
+  std::string_view from = start.empty() ? prefix : start;
   bool from_region_start = start.empty();  // nothing of the region lies below `from`
   if (whole_region) {
     auto f = floors_.find(prefix);
     if (f != floors_.end() && from <= f->second) {
-      from = f->second;
+      floor = f->second;
+      from = floor;
       from_region_start = true;
     }
   }
@@ -305,13 +309,13 @@ Status Store::Scan(std::string_view prefix, Visitor visit, std::string_view star
     if (it->Valid()) floors_[std::string(prefix)] = it->key().ToString();
     else if (!upper.empty()) floors_[std::string(prefix)] = upper;
   }
-  std::string last;
+  bool stopped = false;  // by `visit`: the iterator still stands on the last key visited
   uint64_t visited = 0;
   for (; it->Valid(); it->Next()) {
     rocksdb::Slice k = it->key(), v = it->value();
     ++visited;
     if (!visit(std::string_view(k.data(), k.size()), std::string_view(v.data(), v.size()))) {
-      last.assign(k.data(), k.size());
+      stopped = true;
       break;
     }
   }
@@ -324,9 +328,9 @@ Status Store::Scan(std::string_view prefix, Visitor visit, std::string_view star
     if (options_.compact_after_tombstones > 0 && skipped >= options_.compact_after_tombstones && skipped >= visited) {
       // The tombstones lie between `from` and where the scan stopped, or the prefix's end if it ran
       // out (upper is empty only for a prefix of all 0xff bytes, or none).
-      std::string end = !last.empty() ? last : !upper.empty() ? upper : from + '\xff';
+      std::string end = stopped ? it->key().ToString() : !upper.empty() ? upper : std::string(from) + '\xff';
       compactions_requested_.fetch_add(1);
-      compactor_->Request(from, std::move(end));
+      compactor_->Request(std::string(from), std::move(end));
     }
   }
   return FromRocks(it->status(), "scan");
