@@ -360,10 +360,6 @@ Status Records::StageDelete(const std::string& entity, const std::string& id, Js
   return Status::Ok();
 }
 
-Result<Outcome> Records::Create(const std::string& entity, const cJSON* payload, Batch& batch, const Principal& who) {
-  return Create(entity, Clone(payload), batch, who);
-}
-
 Result<Outcome> Records::Create(const std::string& entity, Json payload, Batch& batch, const Principal& who) {
   auto parsed = ParseCreate(std::move(payload));
   if (!parsed.ok()) return parsed.status();

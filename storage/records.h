@@ -68,8 +68,7 @@ class Records {
   // Owned entities: a create sets the owner field to the requester (anonymous: 401; naming another
   // owner: 403, unless admin); read/update/delete of another user's record is 403 (admins may);
   // the owner field cannot be changed by a non-admin; list and count see only the requester's records.
-  Result<Outcome> Create(const std::string& entity, const cJSON* payload, Batch& batch, const Principal& who = {});
-  // The same, taking the parsed payload over (its fields become the record's without a copy).
+  // Takes the parsed payload over: its fields become the record's without a copy.
   Result<Outcome> Create(const std::string& entity, Json payload, Batch& batch, const Principal& who = {});
   Result<Outcome> Read(const std::string& entity, const std::string& id, const cJSON* payload, const Principal& who = {});
   Result<Outcome> Update(const std::string& entity, const std::string& id, const cJSON* payload, Batch& batch,

@@ -46,7 +46,7 @@ class GroupsTest : public ::testing::Test {
   // One write per record id (Create), dispatched to the groups.
   void Write(const std::string& id, const std::string& entity = "orders") {
     Batch b;
-    auto r = records_->Create(entity, J(R"({"id":")" + id + R"("})").get(), b);
+    auto r = records_->Create(entity, J(R"({"id":")" + id + R"("})"), b);
     ASSERT_TRUE(r.ok()) << r.status().message();
     OutboxEntry e = outbox_->Stage(r->changes, "writer", b, now_);
     ASSERT_TRUE(store_->Commit(b).ok());

@@ -38,7 +38,7 @@ class Integrity : public ::testing::Test {
   }
   Result<Outcome> Create(const std::string& entity, const std::string& payload) {
     Batch b;
-    return Write(records_->Create(entity, J(payload).get(), b), b);
+    return Write(records_->Create(entity, J(payload), b), b);
   }
   Result<Outcome> Update(const std::string& entity, const std::string& id, const std::string& payload) {
     Batch b;
@@ -400,7 +400,7 @@ class OwnershipTest : public Integrity {
   Result<Outcome> As(const Principal& who, const std::string& op, const std::string& id, const std::string& payload) {
     Batch b;
     Result<Outcome> r = Status::Internal("?");
-    if (op == "create") r = records_->Create("notes", J(payload).get(), b, who);
+    if (op == "create") r = records_->Create("notes", J(payload), b, who);
     if (op == "read") r = records_->Read("notes", id, J(payload).get(), who);
     if (op == "update") r = records_->Update("notes", id, J(payload).get(), b, who);
     if (op == "delete") r = records_->Delete("notes", id, J(payload).get(), b, who);

@@ -33,7 +33,7 @@ class OutboxTest : public ::testing::Test {
     std::vector<Change> changes;
     Batch b;
     for (int i = 0; i < n; ++i) {
-      auto r = records_->Create("items", J(R"({"id":")" + tag + std::to_string(i) + R"("})").get(), b);
+      auto r = records_->Create("items", J(R"({"id":")" + tag + std::to_string(i) + R"("})"), b);
       ASSERT_TRUE(r.ok());
       for (auto& c : r->changes) changes.push_back(std::move(c));
     }
@@ -64,7 +64,7 @@ class OutboxTest : public ::testing::Test {
 
 TEST_F(OutboxTest, StageAddsEntryAndSequenceToTheSameBatch) {
   Batch b;
-  auto r = records_->Create("items", J(R"({"id":"a"})").get(), b);
+  auto r = records_->Create("items", J(R"({"id":"a"})"), b);
   OutboxEntry e = outbox_->Stage(r->changes, "c", b, now_);
   EXPECT_EQ(e.first_seq, 1u);
   EXPECT_EQ(b.last_seq, 1u);
@@ -84,7 +84,7 @@ TEST_F(OutboxTest, StageAddsEntryAndSequenceToTheSameBatch) {
 // event object with cJSON gives, whatever the strings contain.
 TEST_F(OutboxTest, EventTextIsWhatCJsonPrintsForTheEventObject) {
   Batch b;
-  auto r = records_->Create("items", J(R"({"id":"q\"x","s":"tab\there \u00e9 \u0001","n":1.5,"big":1700000000123})").get(), b);
+  auto r = records_->Create("items", J(R"({"id":"q\"x","s":"tab\there \u00e9 \u0001","n":1.5,"big":1700000000123})"), b);
   ASSERT_TRUE(r.ok());
   std::vector<Change> changes = std::move(r->changes);
   changes.push_back({ChangeKind::kDelete, "items", "z", J(R"({"id":"z"})"), "", ""});  // not printed before
@@ -223,7 +223,7 @@ TEST_F(OutboxTest, SequencesSurviveRestart) {
   WriteMany(2, "a");
   Reopen();
   Batch b;
-  auto r = records_->Create("items", J(R"({"id":"z"})").get(), b);
+  auto r = records_->Create("items", J(R"({"id":"z"})"), b);
   EXPECT_EQ(outbox_->Stage(r->changes, "c", b, now_).first_seq, 3u);
 }
 
@@ -265,7 +265,7 @@ TEST_F(OutboxTest, SequencesSurviveEveryWayEntriesAreRemoved) {
   EXPECT_EQ(store_->last_seq(), 5u) << "Purge removed the entry holding 5";
 
   Batch b;
-  auto r = records_->Create("items", J(R"({"id":"z"})").get(), b);
+  auto r = records_->Create("items", J(R"({"id":"z"})"), b);
   EXPECT_EQ(outbox_->Stage(r->changes, "c", b, now_).first_seq, 6u);
 }
 

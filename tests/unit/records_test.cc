@@ -32,7 +32,7 @@ class RecordsTest : public ::testing::Test {
   }
   Outcome Create(const std::string& payload) {
     Batch b;
-    auto r = Commit(records_->Create("users", J(payload).get(), b), b);
+    auto r = Commit(records_->Create("users", J(payload), b), b);
     EXPECT_TRUE(r.ok()) << r.status().message();
     return std::move(r.value());
   }
@@ -54,7 +54,7 @@ class RecordsTest : public ::testing::Test {
 
 TEST_F(RecordsTest, CreateStagesRecordAndTtlAndCountsOneRecord) {
   Batch b;
-  auto r = records_->Create("users", J(R"({"id":"u1","name":"a","ttl_secs":10})").get(), b);
+  auto r = records_->Create("users", J(R"({"id":"u1","name":"a","ttl_secs":10})"), b);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(Contents(b), (std::map<std::string, std::string>{
                             {"data/users/u1", "put:" + Print(r->data.get())},
@@ -76,7 +76,7 @@ TEST_F(RecordsTest, GeneratedIdsAreUuidV7AndIncrease) {
 TEST_F(RecordsTest, DuplicateCreateIs409AndStagesNothing) {
   Create(R"({"id":"u1"})");
   Batch b;
-  auto r = records_->Create("users", J(R"({"id":"u1"})").get(), b);
+  auto r = records_->Create("users", J(R"({"id":"u1"})"), b);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), 409);
   EXPECT_EQ(r.status().message(), "already exists: users/u1");
@@ -129,7 +129,7 @@ TEST_F(RecordsTest, ExpiredRecordsAreInvisibleAndTheirIdReusable) {
   EXPECT_TRUE(ListIds("{}").empty());
   EXPECT_EQ(records_->Count("users", J("{}").get())->data->child->valuedouble, 0);
   Batch b;
-  auto r = records_->Create("users", J(R"({"id":"u1"})").get(), b);
+  auto r = records_->Create("users", J(R"({"id":"u1"})"), b);
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(r->changes.size(), 2u);  // the expired record's Delete, then the Create
   EXPECT_EQ(r->changes[0].kind, ChangeKind::kDelete);
@@ -143,7 +143,7 @@ TEST_F(RecordsTest, ExpiringEntitiesAreKnownToAFreshProcess) {
   Create(R"({"id":"u1","ttl_secs":1})");
   Create(R"({"id":"u2"})");
   Batch b;
-  ASSERT_TRUE(Commit(records_->Create("other", J(R"({"id":"o1"})").get(), b), b).ok());
+  ASSERT_TRUE(Commit(records_->Create("other", J(R"({"id":"o1"})"), b), b).ok());
   records_ = std::make_unique<Records>(*store_, catalog_, [this] { return now_ms_; });
   ASSERT_TRUE(records_->LoadExpiring().ok());
   now_ms_ += 1000;
@@ -179,7 +179,7 @@ TEST_F(RecordsTest, ListFiltersSortsAndPaginates) {
 TEST_F(RecordsTest, ListOnlySeesItsEntity) {
   Create(R"({"id":"u1"})");
   Batch b;
-  ASSERT_TRUE(Commit(records_->Create("users2", J(R"({"id":"x"})").get(), b), b).ok());
+  ASSERT_TRUE(Commit(records_->Create("users2", J(R"({"id":"x"})"), b), b).ok());
   EXPECT_EQ(ListIds("{}"), (std::vector<std::string>{"u1"}));
 }
 
