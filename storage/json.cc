@@ -1,6 +1,7 @@
 // Strict JSON parsing for client payloads; see json.h for the rules and why they live here.
 #include "storage/json.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -250,6 +251,44 @@ cJSON* NewRaw(std::string_view text) {
   copy[text.size()] = '\0';
   cJSON_free(item->valuestring);
   item->valuestring = copy;
+  return item;
+}
+
+void RawBuilder::Reserve(size_t n) {
+  if (failed_ || (buf_ && n <= cap_)) return;
+  char* bigger = static_cast<char*>(cJSON_malloc(n + 1));
+  if (!bigger) {
+    failed_ = true;
+    return;
+  }
+  if (buf_) {
+    std::memcpy(bigger, buf_, size_);
+    cJSON_free(buf_);
+  }
+  buf_ = bigger;
+  cap_ = n;
+}
+
+void RawBuilder::Append(std::string_view s) {
+  if (!buf_ || size_ + s.size() > cap_) Reserve(std::max(size_ + s.size(), 2 * cap_ + 64));
+  if (failed_) return;
+  std::memcpy(buf_ + size_, s.data(), s.size());
+  size_ += s.size();
+}
+
+cJSON* RawBuilder::Release() {
+  Reserve(size_);  // an empty builder has no buffer yet: the text is at least its NUL
+  cJSON* item = failed_ ? nullptr : cJSON_CreateRaw("");
+  if (item) {
+    buf_[size_] = '\0';
+    cJSON_free(item->valuestring);
+    item->valuestring = buf_;
+    buf_ = nullptr;
+  }
+  if (buf_) cJSON_free(buf_);
+  buf_ = nullptr;
+  size_ = cap_ = 0;
+  failed_ = false;
   return item;
 }
 

@@ -53,6 +53,32 @@ size_t PrintedSizeHint(const cJSON* j);
 // which for text held in a string_view cost a std::string copy first.
 cJSON* NewRaw(std::string_view text);
 
+// Text written straight into the buffer that a raw item will own: Release() hands the buffer over,
+// where assembling a std::string and calling NewRaw copies it once more (a list page: some 6.5 KB).
+// The buffer comes from cJSON_malloc, so cJSON_Delete frees it whatever allocator cJSON was given.
+class RawBuilder {
+ public:
+  RawBuilder() = default;
+  ~RawBuilder() {
+    if (buf_) cJSON_free(buf_);
+  }
+  RawBuilder(const RawBuilder&) = delete;
+  RawBuilder& operator=(const RawBuilder&) = delete;
+
+  // Makes room for `n` bytes of text in all (the terminating NUL comes on top).
+  void Reserve(size_t n);
+  void Append(std::string_view s);
+  void Append(char c) { Append(std::string_view(&c, 1)); }
+  size_t size() const { return size_; }
+  // The text as a raw item; nullptr if an allocation failed along the way. Empty afterwards.
+  cJSON* Release();
+
+ private:
+  char* buf_ = nullptr;  // size_ bytes of text, capacity cap_ + 1 (the NUL)
+  size_t size_ = 0, cap_ = 0;
+  bool failed_ = false;  // an allocation failed: Append ignores text, Release returns nullptr
+};
+
 Json NewObject();
 Json NewArray();
 Json Clone(const cJSON* j);

@@ -52,7 +52,8 @@ bool NamesExpiry(std::string_view stored) { return stored.find("\"_expires_at\""
 
 // A page of a list whose records go out whole and in id order: their stored bytes as one raw JSON
 // array. The same bytes as an array of raw items, without an item and a copy per record (records
-// of one size, more than glibc's per-thread cache keeps, each took its allocator's slow path).
+// of one size, more than glibc's per-thread cache keeps, each took its allocator's slow path); and
+// written where the reply's raw item keeps them (RawBuilder), without a copy of the page.
 // Add() skips the first `offset` records, then returns false once the page holds `limit` (the caller
 // stops its search there).
 class Page {
@@ -62,19 +63,23 @@ class Page {
   bool Add(std::string_view record) {
     if (skipped_ < offset_) { ++skipped_; return true; }
     if (full()) return false;
-    if (taken_ > 0) text_ += ',';
-    else text_.reserve(2 + (record.size() + 1) * static_cast<size_t>(std::min<int64_t>(limit_, 100)));
-    text_.append(record);
+    if (taken_ > 0) {
+      text_.Append(',');
+    } else {
+      text_.Reserve(2 + (record.size() + 1) * static_cast<size_t>(std::min<int64_t>(limit_, 100)));
+      text_.Append('[');
+    }
+    text_.Append(record);
     return ++taken_ < limit_;
   }
   Json Release() {
-    text_ += ']';
-    return Json(NewRaw(text_));
+    text_.Append(taken_ > 0 ? "]" : "[]");
+    return Json(text_.Release());
   }
 
  private:
   int64_t offset_, limit_, skipped_ = 0, taken_ = 0;
-  std::string text_ = "[";
+  RawBuilder text_;
 };
 
 }  // namespace

@@ -148,6 +148,34 @@ TEST(Json, NewRawCopiesExactlyTheViewedBytes) {
   EXPECT_EQ(Print(empty.get()), "");
 }
 
+TEST(Json, RawBuilderHandsItsTextToTheItemThroughEveryRegrowth) {
+  RawBuilder b;
+  std::string expected = "[";
+  b.Append('[');
+  b.Reserve(10);  // smaller than what follows: Append regrows past it, keeping what was written
+  for (int i = 0; i < 200; ++i) {
+    const std::string part = (i ? "," : "") + std::string(R"({"id":"r)") + std::to_string(i) + R"("})";
+    b.Append(part);
+    expected += part;
+  }
+  b.Append(']');
+  expected += ']';
+  EXPECT_EQ(b.size(), expected.size());
+  Json raw(b.Release());
+  ASSERT_NE(raw, nullptr);
+  EXPECT_TRUE(cJSON_IsRaw(raw.get()));
+  EXPECT_EQ(std::string(raw->valuestring), expected) << "terminated where the text ends";
+  EXPECT_EQ(Print(raw.get()), expected);
+  EXPECT_EQ(b.size(), 0u) << "released: the builder starts over";
+  Json empty(b.Release());
+  ASSERT_NE(empty, nullptr);
+  EXPECT_EQ(Print(empty.get()), "");
+  b.Append("[1]");
+  Json again(b.Release());
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(Print(again.get()), "[1]");
+}
+
 // The hint sizes replies before they are printed: too small and the reply grows by doubling again,
 // far too large and every reply holds memory it never uses.
 TEST(Json, PrintedSizeHintIsTheSizeOfAPageOfRecordsAndCoversOtherDocuments) {
