@@ -239,21 +239,6 @@ size_t PrintedSizeHint(const cJSON* j) {
   }
 }
 
-cJSON* NewRaw(std::string_view text) {
-  cJSON* item = cJSON_CreateRaw("");
-  if (!item) return nullptr;
-  char* copy = static_cast<char*>(cJSON_malloc(text.size() + 1));
-  if (!copy) {
-    cJSON_Delete(item);
-    return nullptr;
-  }
-  std::memcpy(copy, text.data(), text.size());
-  copy[text.size()] = '\0';
-  cJSON_free(item->valuestring);
-  item->valuestring = copy;
-  return item;
-}
-
 void RawBuilder::Reserve(size_t n) {
   if (failed_ || (buf_ && n <= cap_)) return;
   char* bigger = static_cast<char*>(cJSON_malloc(n + 1));

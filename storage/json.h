@@ -49,12 +49,9 @@ void AppendJson(std::string& out, const cJSON* j);
 // for a page of records reallocated and copied the reply some ten times.
 size_t PrintedSizeHint(const cJSON* j);
 
-// A raw item holding `text` (JSON printed earlier), copied once: cJSON_CreateRaw takes a C string,
-// which for text held in a string_view cost a std::string copy first.
-cJSON* NewRaw(std::string_view text);
-
-// Text written straight into the buffer that a raw item will own: Release() hands the buffer over,
-// where assembling a std::string and calling NewRaw copies it once more (a list page: some 6.5 KB).
+// A raw item (JSON printed earlier) whose text is written straight into the buffer the item will own:
+// Release() hands the buffer over, where cJSON_CreateRaw of an assembled std::string copies it once
+// more (a list page: some 6.5 KB).
 // The buffer comes from cJSON_malloc, so cJSON_Delete frees it whatever allocator cJSON was given.
 class RawBuilder {
  public:

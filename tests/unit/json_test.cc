@@ -137,17 +137,6 @@ TEST(Json, AppendJsonCopiesRawItemsAndPrintsOthers) {
   EXPECT_EQ(out, R"({"a":1}{"b":[1,2.5,"x"]})");
 }
 
-TEST(Json, NewRawCopiesExactlyTheViewedBytes) {
-  const std::string buffer = R"({"a":1}{"b":2})";
-  Json raw(NewRaw(std::string_view(buffer).substr(0, 7)));  // a view with no terminator of its own
-  ASSERT_NE(raw, nullptr);
-  EXPECT_TRUE(cJSON_IsRaw(raw.get()));
-  EXPECT_EQ(Print(raw.get()), R"({"a":1})");
-  Json empty(NewRaw(std::string_view()));
-  ASSERT_NE(empty, nullptr);
-  EXPECT_EQ(Print(empty.get()), "");
-}
-
 TEST(Json, RawBuilderHandsItsTextToTheItemThroughEveryRegrowth) {
   RawBuilder b;
   std::string expected = "[";
@@ -158,7 +147,8 @@ TEST(Json, RawBuilderHandsItsTextToTheItemThroughEveryRegrowth) {
     b.Append(part);
     expected += part;
   }
-  b.Append(']');
+  const std::string buffer = "]{}";
+  b.Append(std::string_view(buffer).substr(0, 1));  // a view with no terminator of its own
   expected += ']';
   EXPECT_EQ(b.size(), expected.size());
   Json raw(b.Release());
@@ -181,7 +171,8 @@ TEST(Json, RawBuilderHandsItsTextToTheItemThroughEveryRegrowth) {
 TEST(Json, PrintedSizeHintIsTheSizeOfAPageOfRecordsAndCoversOtherDocuments) {
   Json page(cJSON_CreateArray());
   for (int i = 0; i < 10; ++i) {
-    cJSON_AddItemToArray(page.get(), NewRaw(R"({"id":"r)" + std::to_string(i) + R"(","name":"some text"})"));
+    const std::string record = R"({"id":"r)" + std::to_string(i) + R"(","name":"some text"})";
+    cJSON_AddItemToArray(page.get(), cJSON_CreateRaw(record.c_str()));
   }
   const size_t printed = Print(page.get()).size();
   EXPECT_GE(PrintedSizeHint(page.get()), printed);
