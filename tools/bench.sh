@@ -205,7 +205,8 @@ case "$mode" in
         rows=$(b --workload get,ilist --seed "$n" --reuse --duration "${DURATION:-5}" --format csv | grep -E '^(get|ilist),')
         while IFS=, read -r w _ _ _ _ thr rest; do
           rate[$w,$n]=$thr
-          printf 'round %d  %-6s %8s records %10s req/s  p50/p95/p99 us %s\n' "$r" "$w" "$n" "$thr" "$(echo "$rest" | cut -d, -f1-3 | tr ',' '/')"
+          printf 'round %d  %-6s %8s records %10s req/s  p50/p95/p99 us %s  broker thread us/rq %s\n' "$r" "$w" "$n" "$thr" \
+            "$(echo "$rest" | cut -d, -f1-3 | tr ',' '/')" "$(echo "$rest" | cut -d, -f5)"
         done <<< "$rows"
       done
       for w in get ilist; do
