@@ -8,7 +8,8 @@
 #                                   against itself: checks the tool, not the speed
 #   tools/bench.sh --scale [N]      get and ilist with 10,000 and with N (1,000,000) records, each on a
 #                                   broker of its own, measured in turns for SCALE_ROUNDS (3) rounds;
-#                                   prints each round's ratios, their medians and the brokers' RSS; before
+#                                   prints each round's rates with the broker thread's CPU per request,
+#                                   the ratios, their medians and the brokers' RSS; before
 #                                   the rounds, SCALE_WARMUP (15) seconds of reads warm each block cache
 #   tools/bench.sh -- ARGS...       mqdb-bench with ARGS (e.g. -- --workload get --concurrency 8)
 #   tools/bench.sh --ab A.so B.so [ROUNDS] -- ARGS...
