@@ -21,6 +21,8 @@
 #                                   plugin moves, and steadier than req/s on a shared machine), and the
 #                                   ratio of each round. ARGS should run echo too (--workload echo,W,echo).
 # After each broker: its RSS and database size on stderr. Needs a build (tools/build.sh).
+# MALLOC=jemalloc runs the brokers with jemalloc (LD_PRELOAD of Debian's libjemalloc2) instead of
+# glibc's allocator (see README, Benchmarks: the allocator and large databases).
 # BENCH=path/to/mqdb-bench and PLUGIN=path/to/mosquitto_mqdb.so override; EXTRA_OPTS adds broker
 # configuration lines separated by ';' (e.g. EXTRA_OPTS="plugin_opt_block_cache_mb 16").
 set -euo pipefail
@@ -51,6 +53,14 @@ done
 broker=""
 work=""
 port=""
+preload=""
+case "${MALLOC:-glibc}" in
+  glibc) ;;
+  jemalloc)
+    preload="$(tools/jemalloc-path.sh)"
+    [ -n "$preload" ] || { echo "bench: MALLOC=jemalloc needs libjemalloc2 (apt-get install libjemalloc2)" >&2; exit 2; } ;;
+  *) echo "bench: MALLOC must be glibc or jemalloc" >&2; exit 2 ;;
+esac
 stop_broker() {
   [ -n "$broker" ] || return 0
   local rss db
@@ -81,7 +91,7 @@ plugin_opt_durability ${DURABILITY:-periodic}
 plugin_opt_sys_interval 0
 CONF
   [ -z "${EXTRA_OPTS:-}" ] || printf '%s\n' "$EXTRA_OPTS" | tr ';' '\n' >> "$work/mosquitto.conf"
-  mosquitto -c "$work/mosquitto.conf" > "$work/broker.log" 2>&1 &
+  env ${preload:+LD_PRELOAD="$preload"} mosquitto -c "$work/mosquitto.conf" > "$work/broker.log" 2>&1 &
   broker=$!
   for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.05; done
 }
@@ -124,7 +134,7 @@ run_ab() {
       stop_broker
     done
   done
-  echo "# $(date -u +%Y-%m-%dT%H:%MZ)  $(nproc) cores  A=$so_a  B=$so_b  $n rounds of: $*"
+  echo "# $(date -u +%Y-%m-%dT%H:%MZ)  $(nproc) cores  malloc ${MALLOC:-glibc}  A=$so_a  B=$so_b  $n rounds of: $*"
   awk "$AWK_MEDIAN"'
     { if (!($2 in seen)) { seen[$2] = 1; names[++nw] = $2 }
       ratio[$2, $1] = ratio[$2, $1] " " $3; rate[$2, $1] = rate[$2, $1] " " $4; cpu[$2, $1] = cpu[$2, $1] " " $5 }
@@ -170,7 +180,7 @@ case "$mode" in
     # Both brokers stay up and are measured in turns (the order alternates per round): on a shared
     # machine two measurements minutes apart differ by more than the effect measured here.
     n_rounds="${SCALE_ROUNDS:-3}"
-    echo "# $(date -u +%Y-%m-%dT%H:%MZ)  $(nproc) cores  commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')  scale 10000 vs $big, $n_rounds rounds"
+    echo "# $(date -u +%Y-%m-%dT%H:%MZ)  $(nproc) cores  commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')  malloc ${MALLOC:-glibc}  scale 10000 vs $big, $n_rounds rounds"
     declare -A pid_of port_of work_of
     stop_scale_brokers() {
       for n in 10000 "$big"; do
@@ -226,7 +236,7 @@ case "$mode" in
       }' ;;
   full)
     start_broker
-    echo "# $(date -u +%Y-%m-%dT%H:%MZ)  $(nproc) cores  commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')  durability ${DURABILITY:-periodic}"
+    echo "# $(date -u +%Y-%m-%dT%H:%MZ)  $(nproc) cores  commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')  durability ${DURABILITY:-periodic}  malloc ${MALLOC:-glibc}"
     b --workload suite --duration "${DURATION:-5}" --concurrency 1 --seed "${SEED:-10000}"
     b --workload suite --duration "${DURATION:-5}" --concurrency 32 --seed "${SEED:-10000}"
     b --workload changefeed --duration "${DURATION:-5}" --write-rate 500

@@ -5,7 +5,7 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 PACKAGES=(cmake g++ make pkg-config mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev
           librocksdb-dev libcjson-dev libpaho-mqttpp-dev libpaho-mqtt-dev libgtest-dev spin gcc
-          clang libclang-rt-14-dev)
+          clang libclang-rt-14-dev libjemalloc2)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
