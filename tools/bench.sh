@@ -5,7 +5,8 @@
 #                                   runs and reported as a ratio to the faster of them)
 #                                   at concurrency 1 and 32, then changefeed, unique and cascade
 #   tools/bench.sh --smoke          every workload for one second, then a 2-round --ab of the plugin
-#                                   against itself: checks the tool, not the speed
+#                                   against itself, then an indexed list on a broker with jemalloc:
+#                                   checks the tool, not the speed
 #   tools/bench.sh --scale [N]      get and ilist with 10,000 and with N (1,000,000) records, each on a
 #                                   broker of its own, measured in turns for SCALE_ROUNDS (3) rounds;
 #                                   prints each round's rates with the broker thread's CPU per request,
@@ -175,6 +176,16 @@ case "$mode" in
     echo "$ab"
     echo "$ab" | awk '$1 == "get" && $2 > 0 && $3 > 0 && $4 > 0 && $5 > 0 && $7 > 0 && $8 > 0 { found = 1 } END { exit !found }' ||
       { echo "smoke: the A/B printed no figures for get" >&2; exit 1; }
+    # A broker on jemalloc, as tools/start.sh and MALLOC=jemalloc run it (tools/install-deps.sh
+    # installs libjemalloc2): it must have loaded the library and answer an indexed list.
+    preload="$(tools/jemalloc-path.sh)"
+    [ -n "$preload" ] || { echo "smoke: libjemalloc2 is not installed (tools/install-deps.sh)" >&2; exit 1; }
+    start_broker
+    grep -q libjemalloc "/proc/$broker/maps" || { echo "smoke: the broker did not load jemalloc" >&2; exit 1; }
+    b --workload ilist --duration 1 --seed 200 --format csv | awk -F, '$1 == "ilist" && $4 > 0 && $5 == 0 { found = 1 } END { exit !found }' ||
+      { echo "smoke: the broker on jemalloc answered no indexed list" >&2; exit 1; }
+    stop_broker
+    preload=""
     echo "bench smoke: ok" ;;
   scale)
     # Both brokers stay up and are measured in turns (the order alternates per round): on a shared
