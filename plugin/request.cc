@@ -32,6 +32,24 @@ RequestTarget ParseTopic(std::string_view topic) {
 
   if (n == 2 && p[1] == "_health") { t.kind = RequestKind::kHealth; return t; }
   if (n == 2 && p[1] == "_echo") { t.kind = RequestKind::kEcho; return t; }
+  if (p[1] == "_echo") {
+    // $DB/_echo/busy/{us}: what a request that costs the plugin {us} of broker-thread time can reach
+    // at best (mqdb-bench echo-busy). Digits only, no sign or leading zero: one spelling per value.
+    const std::string_view us = n == 4 && p[2] == "busy" ? p[3] : std::string_view();
+    int v = 0;
+    bool ok = !us.empty() && us.size() <= 5 && us[0] != '0';
+    for (char c : us) {
+      ok = ok && c >= '0' && c <= '9';
+      v = v * 10 + (c - '0');
+    }
+    if (!ok || v > kMaxBusyUs) {
+      return Invalid(Status::BadRequest("unknown request topic: " + std::string(topic) + " (use $DB/_echo or $DB/_echo/busy/{1-" +
+                                        std::to_string(kMaxBusyUs) + "})"));
+    }
+    t.kind = RequestKind::kEcho;
+    t.busy_us = v;
+    return t;
+  }
   if (p[1] == "_sub") {
     if (n == 3 && p[2] == "subscribe") { t.kind = RequestKind::kGroupSubscribe; return t; }
     if (n == 4 && (p[3] == "heartbeat" || p[3] == "unsubscribe") && !p[2].empty()) {

@@ -2,6 +2,7 @@
 //
 //   $DB/_health                      health
 //   $DB/_echo                        answered without storage, only with the bench_echo option
+//   $DB/_echo/busy/{us}              the same after holding the broker thread {us} microseconds
 //   $DB/_admin/...                   administration (admin users only)
 //   $DB/{entity}/create|list|count   create / list / count
 //   $DB/{entity}/{id}                read
@@ -32,8 +33,12 @@ struct RequestTarget {
   std::string id;
   std::string admin_path;  // after $DB/_admin/
   std::string member_id;   // $DB/_sub/{id}/...
+  int busy_us = 0;         // $DB/_echo/busy/{us}: 1..kMaxBusyUs
   Status error;            // kInvalid: why
 };
+
+// The longest a busy echo may hold the broker thread (every other client waits meanwhile).
+constexpr int kMaxBusyUs = 10000;
 
 RequestTarget ParseTopic(std::string_view topic);
 

@@ -214,8 +214,17 @@ Service::Reply Service::Handle(const Request& req) {
     // The benchmark floor: the same request/response path with no parsing and no storage. A payload
     // comes back as a string (data.echo), so the floor can also be measured with records' sizes.
     if (!config_.bench_echo) {
-      reply.status = Status::BadRequest("unknown request topic: $DB/_echo (enable plugin_opt_bench_echo)");
-    } else if (req.payload.empty()) {
+      reply.status = Status::BadRequest("unknown request topic: " + std::string(req.topic) + " (enable plugin_opt_bench_echo)");
+      return reply;
+    }
+    if (target.busy_us > 0) {
+      // Busy, not asleep: the point is broker-thread time, as a request's work would take it (a
+      // sleeping thread would let the CPU idle, which costs differently on a VM).
+      const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(target.busy_us);
+      while (std::chrono::steady_clock::now() < until) {
+      }
+    }
+    if (req.payload.empty()) {
       reply.envelope = std::make_shared<const std::string>(R"({"status":"ok","data":{}})");
     } else if (!IsValidUtf8(req.payload)) {
       reply.status = Status::BadRequest("invalid payload: not UTF-8");

@@ -4,7 +4,8 @@
 #   tools/bench.sh                  the suite (insert get update delete list ilist mixed, each between two echo
 #                                   runs and reported as a ratio to the faster of them)
 #                                   at concurrency 1 and 32, then changefeed, unique and cascade
-#   tools/bench.sh --smoke          every workload for one second, then a 2-round --ab of the plugin
+#   tools/bench.sh --smoke          every workload for one second (echo-busy: its broker thread time per
+#                                   request must cover the busy time), then a 2-round --ab of the plugin
 #                                   against itself, then an indexed list on a broker with jemalloc:
 #                                   checks the tool, not the speed
 #   tools/bench.sh --scale [N]      get and ilist with 10,000 and with N (1,000,000) records, each on a
@@ -170,6 +171,11 @@ case "$mode" in
     echo "$out" | grep -q '^unique,.*: 1 success(es)' || { echo "smoke: unique must have exactly 1 success" >&2; exit 1; }
     echo "$out" | grep -q '^changefeed,.*, 0 lost' || { echo "smoke: changefeed lost events" >&2; exit 1; }
     echo "$out" | grep -q '^cascade,.*20 child events' || { echo "smoke: cascade events missing" >&2; exit 1; }
+    # echo-busy holds the broker thread: its CPU time per request cannot be below the busy time.
+    busy=$(b --workload echo-busy --busy-us 300 --duration 1 --format csv)
+    echo "$busy"
+    echo "$busy" | awk -F, '$1 == "echo-busy" && $4 > 0 && $5 == 0 && $11 >= 300 { found = 1 } END { exit !found }' ||
+      { echo "smoke: echo-busy did not hold the broker thread 300 us per request" >&2; exit 1; }
     stop_broker
     # The A/B mode, the plugin against itself: both columns must have figures.
     ab=$(run_ab "$PLUGIN" "$PLUGIN" 2 --workload echo,get,echo --duration 1 --seed 200)

@@ -48,6 +48,7 @@ struct Options {
   int qos = 1;
   double write_rate = 500;
   int k = 16;
+  int busy_us = 25;
   std::string format = "table";
   std::string entity = "bench";
   std::string username;
@@ -60,7 +61,7 @@ void Usage() {
       "usage: mqdb-bench [options]\n"
       "  --host H            broker address (127.0.0.1)\n"
       "  --port P            broker port (1883)\n"
-      "  --workload W        echo|echo-record|insert|get|update|delete|list|ilist|mixed|changefeed|unique|cascade|\n"
+      "  --workload W        echo|echo-record|echo-busy|insert|get|update|delete|list|ilist|mixed|changefeed|unique|cascade|\n"
       "                      suite|all,\n"
       "                      or a comma-separated list of them (suite). suite = insert, get, update, delete,\n"
       "                      list, ilist, mixed, with an echo run before and after each;\n"
@@ -68,6 +69,8 @@ void Usage() {
       "                      list: limit 10 at a random offset < 50; ilist: indexed filter k = v matching 10\n"
       "                      seeded records (the index on k is added before seeding; needs --username of an admin);\n"
       "                      echo-record: echo with an insert's record as payload, returned as a string;\n"
+      "                      echo-busy: echo that holds the broker thread --busy-us first: the best a request\n"
+      "                      costing the plugin that much broker-thread time can reach on this machine\n"
       "                      queue: each client uses its own entity as a queue, in turn creating a record\n"
       "                      (ids in time order), deleting the oldest (10 stay) and listing the first 10\n"
       "  --duration S        seconds per workload (5)\n"
@@ -80,6 +83,7 @@ void Usage() {
       "  --qos 0|1           QoS of requests (1); responses and events are QoS 1\n"
       "  --write-rate R      changefeed: writes per second (500)\n"
       "  --k N               unique: clients racing; cascade: children (16)\n"
+      "  --busy-us N         echo-busy: microseconds each request holds the broker thread (25, 1-10000)\n"
       "  --entity NAME       entity prefix (bench)\n"
       "  --username U        MQTT username (for admin topics: constraint setup in unique/cascade)\n"
       "  --format F          table|json|csv (table)\n"
@@ -112,6 +116,7 @@ bool ParseArgs(int argc, char** argv, Options& o) {
     else if (a == "--qos") o.qos = std::atoi(v) ? 1 : 0;
     else if (a == "--write-rate") o.write_rate = std::max(1.0, std::atof(v));
     else if (a == "--k") o.k = std::max(1, std::atoi(v));
+    else if (a == "--busy-us") o.busy_us = std::min(10000, std::max(1, std::atoi(v)));
     else if (a == "--entity") o.entity = v;
     else if (a == "--username") o.username = v;
     else if (a == "--format") o.format = v;
@@ -320,6 +325,16 @@ Result Workload(const Options& o, const std::string& w) {
       p = "{}";
       return true;
     }));
+  }
+  if (w == "echo-busy") {
+    const std::string topic = "$DB/_echo/busy/" + std::to_string(o.busy_us);
+    Result r = RunClients(o, w, per_client([topic](auto&, uint64_t, int, std::string& t, std::string& p) {
+      t = topic;
+      p = "{}";
+      return true;
+    }));
+    r.note = "busy " + std::to_string(o.busy_us) + " us";
+    return r;
   }
   if (w == "echo-record") {
     // The floor with an insert's sizes: the record goes to $DB/_echo and comes back as a string.

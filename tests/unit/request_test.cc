@@ -41,5 +41,20 @@ TEST(RequestTopic, InvalidTopicsExplainThemselves) {
   EXPECT_EQ(ParseTopic("$DB/users/" + std::string(513, 'x')).error.message(), "invalid id: longer than 512 bytes");
 }
 
+TEST(RequestTopic, BusyEchoTakesOneToTenThousandMicrosecondsSpelledOneWay) {
+  EXPECT_EQ(ParseTopic("$DB/_echo").busy_us, 0);
+  auto t = ParseTopic("$DB/_echo/busy/25");
+  EXPECT_EQ(t.kind, RequestKind::kEcho);
+  EXPECT_EQ(t.busy_us, 25);
+  EXPECT_EQ(ParseTopic("$DB/_echo/busy/10000").busy_us, kMaxBusyUs);
+  for (const char* bad : {"$DB/_echo/busy/0", "$DB/_echo/busy/10001", "$DB/_echo/busy/99999", "$DB/_echo/busy/025",
+                          "$DB/_echo/busy/-5", "$DB/_echo/busy/+5", "$DB/_echo/busy/5x", "$DB/_echo/busy/",
+                          "$DB/_echo/busy/123456", "$DB/_echo/busy", "$DB/_echo/x", "$DB/_echo/busy/5/x", "$DB/_echo/"}) {
+    auto b = ParseTopic(bad);
+    EXPECT_EQ(b.kind, RequestKind::kInvalid) << bad;
+    EXPECT_EQ(b.error.message(), std::string("unknown request topic: ") + bad + " (use $DB/_echo or $DB/_echo/busy/{1-10000})");
+  }
+}
+
 }  // namespace
 }  // namespace mqdb

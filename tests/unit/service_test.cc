@@ -277,6 +277,20 @@ TEST_F(ServiceTest, EchoAnswersOnlyWhenEnabledAndReturnsThePayloadAsAString) {
   EXPECT_EQ(svc_->store().record_count(), 0) << "nothing stored";
 }
 
+TEST_F(ServiceTest, BusyEchoHoldsTheThreadForItsTimeThenAnswersLikeEcho) {
+  EXPECT_EQ(Text(Call("$DB/_echo/busy/5", "")),
+            R"x({"status":"error","code":400,"message":"unknown request topic: $DB/_echo/busy/5 (enable plugin_opt_bench_echo)"})x");
+  bench_echo_ = true;
+  Open();
+  // The busy time is a floor, never a ceiling: a lower bound holds on any machine, however loaded.
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(Text(Call("$DB/_echo/busy/3000", "")), R"({"status":"ok","data":{}})");
+  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::microseconds(3000));
+  EXPECT_EQ(Text(Call("$DB/_echo/busy/1", "{}")), R"({"status":"ok","data":{"echo":"{}"}})");
+  EXPECT_EQ(Call("$DB/_echo/busy/0", "").status.code(), 400);
+  EXPECT_EQ(svc_->store().record_count(), 0) << "nothing stored";
+}
+
 TEST_F(ServiceTest, BadInputGetsSpecificErrorsAndStoresNothing) {
   ASSERT_TRUE(Call("$DB/users/create", R"({"id":"keep","v":1})").status.ok());
   auto before = Everything();
