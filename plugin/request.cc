@@ -1,5 +1,6 @@
 #include "plugin/request.h"
 
+#include <charconv>
 #include <vector>
 
 #include "storage/names.h"
@@ -36,18 +37,14 @@ RequestTarget ParseTopic(std::string_view topic) {
     // $DB/_echo/busy/{us}: what a request that costs the plugin {us} of broker-thread time can reach
     // at best (mqdb-bench echo-busy). Digits only, no sign or leading zero: one spelling per value.
     const std::string_view us = n == 4 && p[2] == "busy" ? p[3] : std::string_view();
-    int v = 0;
-    bool ok = !us.empty() && us.size() <= 5 && us[0] != '0';
-    for (char c : us) {
-      ok = ok && c >= '0' && c <= '9';
-      v = v * 10 + (c - '0');
-    }
-    if (!ok || v > kMaxBusyUs) {
+    unsigned v = 0;
+    const auto [end, err] = std::from_chars(us.data(), us.data() + us.size(), v);  // no sign accepted
+    if (us.empty() || us[0] == '0' || err != std::errc() || end != us.data() + us.size() || v > kMaxBusyUs) {
       return Invalid(Status::BadRequest("unknown request topic: " + std::string(topic) + " (use $DB/_echo or $DB/_echo/busy/{1-" +
                                         std::to_string(kMaxBusyUs) + "})"));
     }
     t.kind = RequestKind::kEcho;
-    t.busy_us = v;
+    t.busy_us = static_cast<int>(v);
     return t;
   }
   if (p[1] == "_sub") {

@@ -319,21 +319,16 @@ Result Workload(const Options& o, const std::string& w) {
   };
   int seed = std::max(1, o.seed);
   auto random_id = [seed](std::mt19937_64& rng) { return "s" + std::to_string(rng() % static_cast<uint64_t>(seed)); };
-  if (w == "echo") {
-    return RunClients(o, w, per_client([](auto&, uint64_t, int, std::string& t, std::string& p) {
-      t = "$DB/_echo";
-      p = "{}";
-      return true;
-    }));
-  }
-  if (w == "echo-busy") {
-    const std::string topic = "$DB/_echo/busy/" + std::to_string(o.busy_us);
+  if (w == "echo" || w == "echo-busy") {
+    // echo-busy: the same request, answered after the broker thread was held --busy-us.
+    const bool busy = w == "echo-busy";
+    const std::string topic = busy ? "$DB/_echo/busy/" + std::to_string(o.busy_us) : "$DB/_echo";
     Result r = RunClients(o, w, per_client([topic](auto&, uint64_t, int, std::string& t, std::string& p) {
       t = topic;
       p = "{}";
       return true;
     }));
-    r.note = "busy " + std::to_string(o.busy_us) + " us";
+    if (busy) r.note = "busy " + std::to_string(o.busy_us) + " us";
     return r;
   }
   if (w == "echo-record") {
