@@ -202,7 +202,7 @@ Result<Json> ConsumerGroups::Subscribe(const cJSON* payload, const std::string& 
   const cJSON* group = cJSON_GetObjectItemCaseSensitive(payload, "group");
   if (!cJSON_IsString(entity)) return Status::BadRequest("subscribe needs \"entity\"");
   if (Status s = CheckEntityName(entity->valuestring); !s.ok()) return s;
-  if (!cJSON_IsString(group) || CheckEntityName(group->valuestring).code() == 400) {
+  if (!cJSON_IsString(group) || !CheckNameChars(group->valuestring, "group").ok()) {
     return Status::BadRequest("subscribe needs \"group\": 1-128 of A-Z a-z 0-9 _ - (not starting with _)");
   }
   auto mode = ParseMode(cJSON_GetObjectItemCaseSensitive(payload, "mode"));

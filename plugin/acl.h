@@ -1,8 +1,9 @@
 // Topic protection (PROTOCOL.md §7), as pure decisions the MOSQ_EVT_ACL_CHECK callback applies on top
 // of whatever acl_file / password_file / dynamic security decide:
-//  - WRITE: nobody but the plugin publishes events ($DB/{e}/events/...), replies ($DB/_reply), owner
-//    events ($DB/u/...) or group deliveries ($DB/_sub/{id}/events); cluster traffic ($DB/_cluster/...)
-//    only from the cluster user.
+//  - WRITE: nobody but the plugin publishes to a topic $DB/+/events/# matches (whatever the second
+//    level: $DB/_admin/events/... too), replies ($DB/_reply), owner topics ($DB/u/...) or group
+//    deliveries ($DB/_sub/{id}/events); cluster traffic ($DB/_cluster/...) only from the cluster
+//    user; under $SYS only a bridge's $SYS/broker/connection/{id}/state, which is left to the broker.
 //  - SUBSCRIBE: under $DB/ only these filters are accepted: $DB/_reply, $DB/{entity|+}/events/...,
 //    $DB/_sub/{id}/events, $DB/u/{own username}/events/... (admins: any owner), and $DB/_cluster/...
 //    for the cluster user. Every other $DB filter could match a request topic and is refused

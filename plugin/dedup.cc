@@ -37,14 +37,37 @@ std::string Identity(char tag, std::initializer_list<std::string_view> parts) {
 
 }  // namespace
 
-std::optional<std::string> DedupCache::KeyFor(const std::string& client_id, const std::string& correlation,
+std::string DedupCache::PayloadDigest(std::string_view payload) {
+  // 128 bits from two independent 64-bit hashes (FNV-1a and libstdc++'s murmur-based std::hash):
+  // the identity must differ whenever the payload does, without carrying up to max_payload bytes in
+  // every key. Not a cryptographic hash, and it need not be: the identity also holds the client id
+  // and the username, so a crafted collision could only replay a response to its own author.
+  uint64_t fnv = 0xcbf29ce484222325ULL;
+  for (unsigned char c : payload) fnv = (fnv ^ c) * 0x100000001b3ULL;
+  const uint64_t murmur = std::hash<std::string_view>{}(payload);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(32, '0');
+  for (int i = 0; i < 16; ++i) {
+    out[15 - i] = kHex[(fnv >> (4 * i)) & 0xF];
+    out[31 - i] = kHex[(murmur >> (4 * i)) & 0xF];
+  }
+  return out;
+}
+
+std::optional<std::string> DedupCache::KeyFor(const std::string& client_id, const std::string& username,
+                                              const std::string& correlation,
                                               const std::optional<std::string>& request_id, int qos,
                                               std::string_view topic, std::string_view payload) {
-  // Length-prefixed parts: no client id or correlation value can make two identities collide.
-  if (!correlation.empty()) return Identity('c', {client_id, correlation});
-  if (request_id) return Identity('r', {client_id, *request_id});
-  if (qos == 2) return Identity('f', {client_id, topic, payload});
-  return std::nullopt;
+  // A retry is the same client id, the same username, the same correlation (or request_id), the same
+  // topic and the same payload bytes (PROTOCOL.md §1). Anything else is a new request, so a client
+  // that counts correlation data from 1 on every connection never gets a stale answer, and another
+  // user connecting with the victim's client id never gets the victim's stored response.
+  // Length-prefixed parts: no value can make two identities collide.
+  if (correlation.empty() && !request_id && qos != 2) return std::nullopt;
+  const std::string digest = PayloadDigest(payload);
+  if (!correlation.empty()) return Identity('c', {client_id, username, correlation, topic, digest});
+  if (request_id) return Identity('r', {client_id, username, *request_id, topic, digest});
+  return Identity('f', {client_id, username, topic, digest});
 }
 
 size_t DedupCache::RecordSize(size_t key_size, size_t response_size) {

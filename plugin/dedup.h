@@ -1,11 +1,12 @@
 // Idempotent retry (PROTOCOL.md §1): a request that repeats one the same client sent within the dedup
 // window is not executed again; its stored response is sent again.
 //
-// Identity of a request: (client id, MQTT 5 correlation data) or else (client id, "request_id" of the
-// payload). A QoS 2 request with neither is identified by a fingerprint of (client id, topic, payload)
-// for 10 seconds: Mosquitto 2.0.11 calls the plugin once more for a QoS 2 retransmission (DUP) and
-// does not tell the plugin the packet id, so content is the only handle. Consequence: two identical
-// QoS 2 requests without correlation data from one client within 10 s are answered once (documented).
+// Identity of a request: (client id, username, MQTT 5 correlation data or else the payload's
+// "request_id", topic, payload bytes). A QoS 2 request with neither correlation nor request_id is
+// identified by (client id, username, topic, payload) for 10 seconds: Mosquitto 2.0.11 calls the
+// plugin once more for a QoS 2 retransmission (DUP) and does not tell the plugin the packet id, so
+// content is the only handle. Consequence: two identical QoS 2 requests without correlation data
+// from one client within 10 s are executed once (documented).
 //
 // Where responses live: successful writes store theirs in the write's own batch (storage key
 // dedup/..., see Service), so a crash can never execute a retried write twice. Every response (reads,
@@ -28,9 +29,12 @@ class DedupCache {
   DedupCache(std::chrono::seconds window, size_t max_entries = 20000, size_t max_bytes = 32 << 20);
 
   // The identity of a request, or nullopt when it has none (no correlation, no request_id, QoS < 2).
-  static std::optional<std::string> KeyFor(const std::string& client_id, const std::string& correlation,
+  static std::optional<std::string> KeyFor(const std::string& client_id, const std::string& username,
+                                           const std::string& correlation,
                                            const std::optional<std::string>& request_id, int qos,
                                            std::string_view topic, std::string_view payload);
+  // 32 hex digits standing for the payload's bytes in an identity.
+  static std::string PayloadDigest(std::string_view payload);
   static bool IsFingerprint(const std::string& key) { return key.size() > 2 && key[0] == 'f'; }
 
   using Response = std::shared_ptr<const std::string>;

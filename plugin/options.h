@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "outbox/outbox.h"
+#include "storage/records.h"
 #include "storage/status.h"
 #include "storage/store.h"
 
@@ -29,6 +30,7 @@ struct Config {
   int rate_limit = 0;                   // rate_limit: requests per second per client (burst = 1 s), 0 = off
   int max_inflight = 1000;              // max_inflight: responses per client waiting for fsync (immediate)
   int64_t max_scan = 1000000;           // max_scan: records an unindexed list/count may examine
+  RecordLimits limits;                  // max_record_bytes, max_response_bytes
   std::string cluster_user;             // cluster_user: the only user allowed on $DB/_cluster/...
   // acl_fallback: what the plugin answers for topics its rules do not decide. "defer": let acl_file
   // or another plugin decide; "allow": allow (nothing else checks ACLs); "auto" (default): "defer" if

@@ -54,8 +54,17 @@ struct Held {  // a response waiting for its write to be fsynced (durability imm
   int code;
 };
 
+// The broker's own ACL check (src/security.c), the one it applies to a client's PUBLISH: the
+// `$SYS`/`$share` pre-checks, then every plugin's ACL callback (this one's included), acl_file and
+// dynamic security, in the broker's order. 2.0.11 has no public API for it, but exports the symbol
+// from the broker binary (as it does every mosquitto_* function plugins call); init refuses to
+// start without it rather than answer on topics nobody checked.
+using AclCheckFn = int (*)(struct mosquitto* context, const char* topic, uint32_t payloadlen, void* payload,
+                           uint8_t qos, bool retain, int access);
+
 struct Context {
   mosquitto_plugin_id_t* id = nullptr;
+  AclCheckFn acl_check = nullptr;
   std::unique_ptr<Service> service;
   BrokerSink sink;
   std::vector<EventSink*> sinks;
@@ -118,6 +127,13 @@ int OnMessage(int, void* event_data, void* userdata) {
       reply.status = Status::BadRequest(rt[0] == '$' ? "response topic must not start with $"
                                                      : "invalid response topic");
       rt.clear();  // the error goes to $DB/_reply, addressed to the requester alone
+    } else if (!rt.empty() && ctx->acl_check(ed->client, rt.c_str(), 0, nullptr, 1, false, MOSQ_ACL_WRITE) !=
+                                  MOSQ_ERR_SUCCESS) {
+      // The plugin publishes only where the requester could publish itself: never a confused deputy
+      // carrying one client's request (or its data) to a topic that client may not write.
+      reply.respond = true;
+      reply.status = Status::Forbidden("forbidden: this client may not publish to its response topic " + rt);
+      rt.clear();
     } else if (auto it = ctx->held_per_client.find(out.client_id);
                it != ctx->held_per_client.end() && it->second >= ctx->service->config().max_inflight) {
       // Too many of this client's responses already wait for an fsync: refuse before executing.
@@ -130,6 +146,7 @@ int OnMessage(int, void* event_data, void* userdata) {
     }
     if (!reply.respond) return MOSQ_ERR_SUCCESS;  // not a request: route as usual
     ed->retain = false;  // a request is never stored as retained, so it is never replayed
+    if (reply.already_answered) return MOSQ_ERR_SUCCESS;  // a QoS 2 retransmission: answered once
 
     out.direct = rt.empty();
     out.topic = out.direct ? kReplyTopic : rt;
@@ -268,6 +285,12 @@ MQDB_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t* id, void** userdata
     }
     auto ctx = std::make_unique<Context>();
     ctx->id = id;
+    ctx->acl_check = reinterpret_cast<mqdb::AclCheckFn>(dlsym(RTLD_DEFAULT, "mosquitto_acl_check"));
+    if (!ctx->acl_check) {
+      mosquitto_log_printf(MOSQ_LOG_ERR, "mqdb: this broker does not export mosquitto_acl_check (Mosquitto 2.0.x "
+                                         "does): response topics could not be checked against its ACL");
+      return MOSQ_ERR_UNKNOWN;
+    }
     ctx->service = std::move(service.value());
     ctx->sinks.push_back(&ctx->sink);
     if (config->store.durability == mqdb::Durability::kImmediate) {

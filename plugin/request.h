@@ -11,8 +11,8 @@
 //   $DB/_sub/{id}/heartbeat|unsubscribe
 // Topics the plugin itself publishes (replies, events, group deliveries, owner events) and cluster
 // traffic are not requests: they get no response. Every other `$DB/` topic gets a 400.
-// Note: at two levels `create`, `list` and `count` are operations, so a record whose id is one of those
-// words can be written (with an explicit id) but read only through list.
+// At two levels `create`, `list` and `count` are operations and `events` starts an event topic, so
+// those words are reserved ids (CheckId): no record can have one.
 #pragma once
 
 #include <string>

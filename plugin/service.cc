@@ -22,6 +22,7 @@ Result<std::unique_ptr<Service>> Service::Open(const Config& config) {
   if (!store.ok()) return store.status();
   std::unique_ptr<Service> svc(new Service(config, std::move(store.value())));
   svc->records_.set_max_scan(config.max_scan);
+  svc->records_.set_limits(config.limits);
   if (Status s = svc->catalog_.Load(*svc->store_); !s.ok()) return s;
   if (Status s = svc->records_.LoadExpiring(); !s.ok()) return s;
   if (Status s = svc->outbox_->Recover(); !s.ok()) return s;
@@ -251,7 +252,7 @@ Service::Reply Service::Handle(const Request& req) {
     return reply;
   }
   auto dedup_key = config_.dedup_window_s > 0
-                       ? DedupCache::KeyFor(req.client_id, req.correlation, reply.request_id, req.qos, req.topic, req.payload)
+                       ? DedupCache::KeyFor(req.client_id, req.username, req.correlation, reply.request_id, req.qos, req.topic, req.payload)
                        : std::nullopt;
   if (dedup_key) {
     auto cached = dedup_.Find(*dedup_key, now);
@@ -260,6 +261,14 @@ Service::Reply Service::Handle(const Request& req) {
     }
     if (cached) {
       ++dedup_hits_;
+      if (req.qos == 2) {
+        auto it = qos2_answered_.find(*dedup_key);
+        if (it != qos2_answered_.end() && it->second.expires > now &&
+            (!req.clean_session || it->second.connection == qos2_connection_[req.client_id])) {
+          reply.already_answered = true;
+          return reply;
+        }
+      }
       reply.envelope = std::move(cached);
       // Immediate durability: the original write may still wait for its fsync; so does its repeat.
       reply.ticket = store_->syncer().CommittedTicket();
@@ -269,6 +278,10 @@ Service::Reply Service::Handle(const Request& req) {
   reply = Execute(req, target, std::move(payload.value()), std::move(reply), dedup_key);
   if (!reply.envelope) reply.envelope = std::make_shared<const std::string>(Envelope(reply));
   if (dedup_key && !reply.response_persisted) dedup_.Remember(*dedup_key, reply.envelope, now);
+  if (dedup_key && req.qos == 2 && qos2_answered_.size() < kMaxQos2Answers) {
+    // Beyond the bound a repeat is answered again, as at QoS 1: never a lost answer, at worst two.
+    qos2_answered_[*dedup_key] = {qos2_connection_[req.client_id], now + std::chrono::seconds(config_.dedup_window_s)};
+  }
   return reply;
 }
 
@@ -499,6 +512,10 @@ void Service::Housekeeping() {
   auto now = std::chrono::steady_clock::now();
   if (now >= next_sweep_) {
     next_sweep_ = now + std::chrono::seconds(1);
+    for (auto it = qos2_answered_.begin(); it != qos2_answered_.end();) {
+      it = it->second.expires <= now ? qos2_answered_.erase(it) : std::next(it);
+    }
+    if (qos2_answered_.empty()) qos2_connection_.clear();
     SweepExpired(kSweepBatch);
     groups_.ExpireSilent(NowMs());
   }

@@ -50,6 +50,10 @@ class Service {
     // The response as sent, built once (Handle sets it): a repeated request gets the stored one verbatim.
     std::shared_ptr<const std::string> envelope;
     bool response_persisted = false;  // stored with its write (no need to keep it in memory too)
+    // A QoS 2 repeat of a request this session was already answered for (a DUP retransmission, or a
+    // retry whose first answer is still queued in the live or persistent session): executed once and
+    // answered once, so nothing is sent.
+    bool already_answered = false;
   };
 
   Reply Handle(const Request& request);
@@ -78,6 +82,7 @@ class Service {
   // A client disconnected; `clean`: its session ends now (its group memberships end with it).
   void ClientGone(const std::string& client_id, bool clean) {
     if (clean) groups_.ClientGone(client_id);
+    if (auto it = qos2_connection_.find(client_id); it != qos2_connection_.end()) ++it->second;
   }
 
   // A user listed in admin_users (the empty, anonymous user never is).
@@ -121,6 +126,19 @@ class Service {
   };
   bool Admit(const std::string& client_id, std::chrono::steady_clock::time_point now);
   std::unordered_map<std::string, Bucket> buckets_;
+
+  // QoS 2 answer-once (see Reply::already_answered). Mosquitto does not tell the plugin a PUBLISH's
+  // packet id or DUP flag, so a QoS 2 repeat counts as a retransmission when its first answer can
+  // still reach the client: it arrives on the same connection, or its session is persistent (the
+  // answer waits in the session's queue). A clean session that reconnected lost that queue: it is
+  // answered again. Only clients that sent QoS 2 requests with an identity are tracked.
+  struct Qos2Answer {
+    uint64_t connection;  // the client's connection count when it was answered
+    std::chrono::steady_clock::time_point expires;
+  };
+  std::unordered_map<std::string, Qos2Answer> qos2_answered_;   // identity -> when answered
+  std::unordered_map<std::string, uint64_t> qos2_connection_;   // client id -> disconnects seen
+  static constexpr size_t kMaxQos2Answers = 100000;
 
   Stats stats_;
   DedupCache dedup_;

@@ -35,25 +35,6 @@ bool IsValidUtf8(std::string_view s) {
 
 namespace {
 
-// Depth of the deepest object/array, counted without parsing (so a 100k-deep payload costs one pass
-// and never reaches the recursive parser). Brackets inside strings do not count.
-int MaxDepth(std::string_view s) {
-  int depth = 0, max = 0;
-  bool in_string = false, escaped = false;
-  for (char c : s) {
-    if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
-      continue;
-    }
-    if (c == '"') in_string = true;
-    else if (c == '{' || c == '[') { if (++depth > max) max = depth; }
-    else if (c == '}' || c == ']') --depth;
-  }
-  return max;
-}
-
 // The first member of object `j` whose key an earlier member has, or nullptr. Objects of up to
 // kPairwise members (requests and records, almost always) are checked pair by pair, which allocates
 // nothing; a set per object cost one heap node per member (7 of a create's allocations).
@@ -94,18 +75,234 @@ bool IsBlank(std::string_view s) {
   return true;
 }
 
+// A strict RFC 8259 parser that builds cJSON trees. Why not cJSON_Parse: it accepts what RFC 8259
+// forbids (leading zeros, "1.", raw control characters in strings, a BOM), stores strings as C
+// strings so "\u0000" silently truncates keys and values, turns numbers outside the double range
+// into inf (printed as null) and truncates number tokens longer than 63 bytes. Here every one of
+// those is a 400 naming its byte offset, and a number's value is the correctly rounded double of
+// its whole token (std::from_chars).
+class StrictParser {
+ public:
+  explicit StrictParser(std::string_view text) : begin_(text.data()), p_(text.data()), end_(text.data() + text.size()) {}
+
+  // The value at the start of the text, then only whitespace. nullptr: error() says why.
+  Json ParseDocument() {
+    if (end_ - p_ >= 3 && std::memcmp(p_, "\xEF\xBB\xBF", 3) == 0) return Fail("byte order mark not allowed");
+    SkipSpace();
+    Json value(ParseValue(0));
+    if (!value) return nullptr;
+    SkipSpace();
+    if (p_ != end_) return Fail("unexpected data after JSON value");
+    return value;
+  }
+  const std::string& error() const { return error_; }
+
+ private:
+  std::nullptr_t Fail(const char* what) {
+    if (error_.empty()) error_ = std::string(what) + " at byte " + std::to_string(p_ - begin_);
+    return nullptr;
+  }
+  void SkipSpace() {
+    while (p_ < end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r')) ++p_;
+  }
+  bool Literal(const char* word, size_t n) {
+    if (static_cast<size_t>(end_ - p_) < n || std::memcmp(p_, word, n) != 0) return false;
+    p_ += n;
+    return true;
+  }
+
+  cJSON* ParseValue(int depth) {
+    if (p_ == end_) return Fail("unexpected end of JSON");
+    switch (*p_) {
+      case '{': return ParseObject(depth + 1);
+      case '[': return ParseArray(depth + 1);
+      case '"': {
+        if (!ParseString(scratch_)) return nullptr;
+        cJSON* s = cJSON_CreateString(scratch_.c_str());
+        return s ? s : Fail("out of memory");
+      }
+      case 't': if (Literal("true", 4)) return cJSON_CreateTrue(); break;
+      case 'f': if (Literal("false", 5)) return cJSON_CreateFalse(); break;
+      case 'n': if (Literal("null", 4)) return cJSON_CreateNull(); break;
+      default:
+        if (*p_ == '-' || (*p_ >= '0' && *p_ <= '9')) return ParseNumber();
+    }
+    return Fail("syntax error");
+  }
+
+  cJSON* ParseNumber() {
+    const char* start = p_;
+    auto digit = [&] { return p_ < end_ && *p_ >= '0' && *p_ <= '9'; };
+    if (*p_ == '-') ++p_;
+    if (!digit()) return Fail("digit expected in number");
+    if (*p_ == '0') {
+      ++p_;
+      if (digit()) { p_ = start; return Fail("leading zero in number"); }
+    } else {
+      while (digit()) ++p_;
+    }
+    if (p_ < end_ && *p_ == '.') {
+      ++p_;
+      if (!digit()) return Fail("digit expected after decimal point");
+      while (digit()) ++p_;
+    }
+    if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) {
+      ++p_;
+      if (p_ < end_ && (*p_ == '+' || *p_ == '-')) ++p_;
+      if (!digit()) return Fail("digit expected in exponent");
+      while (digit()) ++p_;
+    }
+    double d = 0;
+    auto [end, ec] = std::from_chars(start, p_, d);
+    if (ec != std::errc() || end != p_ || !std::isfinite(d)) {
+      p_ = start;
+      return Fail("number out of range (beyond IEEE double)");
+    }
+    cJSON* n = cJSON_CreateNumber(d);
+    return n ? n : Fail("out of memory");
+  }
+
+  static int Hex(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  }
+  // Four hex digits after "\u"; -1 if malformed.
+  long Hex4() {
+    if (end_ - p_ < 4) return -1;
+    long v = 0;
+    for (int i = 0; i < 4; ++i) {
+      int h = Hex(p_[i]);
+      if (h < 0) return -1;
+      v = v * 16 + h;
+    }
+    p_ += 4;
+    return v;
+  }
+  static void AppendUtf8(std::string& out, uint32_t cp) {
+    if (cp < 0x80) {
+      out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      out += static_cast<char>(0xC0 | (cp >> 6));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      out += static_cast<char>(0xE0 | (cp >> 12));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+      out += static_cast<char>(0xF0 | (cp >> 18));
+      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+  }
+
+  // A string literal (p_ at its opening quote), decoded into `out`. The text is valid UTF-8 already
+  // (checked once for the whole payload), so bytes >= 0x80 are copied as they are.
+  bool ParseString(std::string& out) {
+    out.clear();
+    ++p_;
+    const char* run = p_;  // start of the bytes to copy verbatim
+    while (true) {
+      if (p_ == end_) { Fail("unterminated string"); return false; }
+      const unsigned char c = static_cast<unsigned char>(*p_);
+      if (c == '"') break;
+      if (c < 0x20) {
+        Fail(c == 0 ? "NUL byte in string" : "raw control character in string (escape it)");
+        return false;
+      }
+      if (c != '\\') { ++p_; continue; }
+      out.append(run, static_cast<size_t>(p_ - run));
+      const char* escape = p_++;
+      if (p_ == end_) { Fail("unterminated string"); return false; }
+      switch (*p_++) {
+        case '"': out += '"'; break;
+        case '\\': out += '\\'; break;
+        case '/': out += '/'; break;
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
+        case 'n': out += '\n'; break;
+        case 'r': out += '\r'; break;
+        case 't': out += '\t'; break;
+        case 'u': {
+          long cp = Hex4();
+          if (cp < 0) { p_ = escape; Fail("invalid \\u escape"); return false; }
+          if (cp == 0) { p_ = escape; Fail("\\u0000 (NUL) not allowed in strings"); return false; }
+          if (cp >= 0xDC00 && cp <= 0xDFFF) { p_ = escape; Fail("unpaired surrogate in \\u escape"); return false; }
+          if (cp >= 0xD800 && cp <= 0xDBFF) {
+            long low = (end_ - p_ >= 2 && p_[0] == '\\' && p_[1] == 'u') ? (p_ += 2, Hex4()) : -1;
+            if (low < 0xDC00 || low > 0xDFFF) { p_ = escape; Fail("unpaired surrogate in \\u escape"); return false; }
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+          }
+          AppendUtf8(out, static_cast<uint32_t>(cp));
+          break;
+        }
+        default: p_ = escape; Fail("invalid escape in string"); return false;
+      }
+      run = p_;
+    }
+    out.append(run, static_cast<size_t>(p_ - run));
+    ++p_;  // the closing quote
+    return true;
+  }
+
+  cJSON* ParseArray(int depth) {
+    if (depth > kMaxJsonDepth) return Fail("nesting deeper than 64 levels");
+    ++p_;
+    Json array(cJSON_CreateArray());
+    if (!array) return Fail("out of memory");
+    SkipSpace();
+    if (p_ < end_ && *p_ == ']') { ++p_; return array.release(); }
+    while (true) {
+      SkipSpace();
+      cJSON* item = ParseValue(depth);
+      if (!item) return nullptr;
+      cJSON_AddItemToArray(array.get(), item);
+      SkipSpace();
+      if (p_ < end_ && *p_ == ',') { ++p_; continue; }
+      if (p_ < end_ && *p_ == ']') { ++p_; return array.release(); }
+      return Fail(p_ == end_ ? "unexpected end of JSON" : "',' or ']' expected");
+    }
+  }
+
+  cJSON* ParseObject(int depth) {
+    if (depth > kMaxJsonDepth) return Fail("nesting deeper than 64 levels");
+    ++p_;
+    Json object(cJSON_CreateObject());
+    if (!object) return Fail("out of memory");
+    SkipSpace();
+    if (p_ < end_ && *p_ == '}') { ++p_; return object.release(); }
+    std::string key;
+    while (true) {
+      SkipSpace();
+      if (p_ == end_ || *p_ != '"') return Fail(p_ == end_ ? "unexpected end of JSON" : "object key (a string) expected");
+      if (!ParseString(key)) return nullptr;
+      SkipSpace();
+      if (p_ == end_ || *p_ != ':') return Fail("':' expected");
+      ++p_;
+      SkipSpace();
+      cJSON* item = ParseValue(depth);
+      if (!item) return nullptr;
+      cJSON_AddItemToObject(object.get(), key.c_str(), item);
+      SkipSpace();
+      if (p_ < end_ && *p_ == ',') { ++p_; continue; }
+      if (p_ < end_ && *p_ == '}') { ++p_; return object.release(); }
+      return Fail(p_ == end_ ? "unexpected end of JSON" : "',' or '}' expected");
+    }
+  }
+
+  const char* begin_;
+  const char* p_;
+  const char* end_;
+  std::string error_;
+  std::string scratch_;  // decoded string values (keys use their own buffer: they outlive a value)
+};
+
 Result<Json> ParseAny(std::string_view text) {
-  const char* end = nullptr;
-  Json j(cJSON_ParseWithLengthOpts(text.data(), text.size(), &end, false));
-  if (!j) {
-    size_t at = end ? static_cast<size_t>(end - text.data()) : 0;
-    return Status::BadRequest("invalid JSON payload: syntax error at byte " + std::to_string(at));
-  }
-  size_t consumed = static_cast<size_t>(end - text.data());
-  if (!IsBlank(text.substr(consumed))) {
-    return Status::BadRequest("invalid JSON payload: unexpected data after JSON value at byte " +
-                              std::to_string(consumed));
-  }
+  StrictParser parser(text);
+  Json j = parser.ParseDocument();
+  if (!j) return Status::BadRequest("invalid JSON payload: " + parser.error());
   return j;
 }
 
@@ -114,10 +311,6 @@ Result<Json> ParseAny(std::string_view text) {
 Result<Json> ParsePayload(std::string_view payload) {
   if (IsBlank(payload)) return NewObject();
   if (!IsValidUtf8(payload)) return Status::BadRequest("invalid JSON payload: not valid UTF-8");
-  if (MaxDepth(payload) > kMaxJsonDepth) {
-    return Status::BadRequest("invalid JSON payload: nesting deeper than " +
-                              std::to_string(kMaxJsonDepth) + " levels");
-  }
   auto parsed = ParseAny(payload);
   if (!parsed.ok()) return parsed;
   if (!cJSON_IsObject(parsed.value().get())) return Status::BadRequest("payload must be a JSON object");
@@ -171,28 +364,34 @@ void AppendJsonString(std::string& out, std::string_view s) {
 
 namespace {
 
-// cJSON prints a number with sprintf "%1.15g" (or "%1.17g" when 15 digits do not round-trip). Every
-// integral value below 1e15 in magnitude comes out of "%1.15g" as its plain decimal digits, so those
-// (record timestamps, versions, counters) are written with to_chars; anything else (-0 included, which
-// prints as "-0") is left to cJSON itself, so the output stays identical.
+// Numbers keep their value (PROTOCOL.md §1): an integral value up to 2^53 in magnitude is written
+// as its decimal digits, any other double in the shortest form that reads back as the same double
+// (std::to_chars). cJSON's own printer ("%1.15g", then "%1.17g" only when a sloppy comparison says
+// 15 digits do not round-trip) turned 9007199254740991 into 9.00719925474099e+15 and
+// 0.30000000000000004 into 0.3, and infinities into null. Parsing never produces a non-finite
+// number (StrictParser); should one be built anyway it is written as null, the only JSON for it.
 void AppendNumber(std::string& out, const cJSON* j) {
+  constexpr double kExactIntegers = 9007199254740992.0;  // 2^53
   const double d = j->valuedouble;
   char buf[32];
-  if (std::isfinite(d) && std::floor(d) == d && std::fabs(d) < 1e15 && !(d == 0 && std::signbit(d))) {
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, static_cast<int64_t>(d));
-    out.append(buf, static_cast<size_t>(end - buf));
+  if (!std::isfinite(d)) {
+    out.append("null");
     return;
   }
-  char* s = cJSON_PrintUnformatted(j);
-  out.append(s ? s : "null");
-  cJSON_free(s);
+  std::to_chars_result r;
+  if (std::floor(d) == d && std::fabs(d) <= kExactIntegers && !(d == 0 && std::signbit(d))) {
+    r = std::to_chars(buf, buf + sizeof buf, static_cast<int64_t>(d));
+  } else {
+    r = std::to_chars(buf, buf + sizeof buf, d);  // shortest round-trip form ("-0", "0.1", "1e+300")
+  }
+  out.append(buf, static_cast<size_t>(r.ptr - buf));
 }
 
 }  // namespace
 
 void AppendJson(std::string& out, const cJSON* j) {
-  // The same output as cJSON_PrintUnformatted, without its per-item buffer management and its
-  // sprintf/sscanf round trip for every number (a quarter of printing a record).
+  // Compact, strings escaped as cJSON escapes them, numbers exact (AppendNumber); without cJSON's
+  // per-item buffer management and its sprintf/sscanf round trip for every number.
   if (!j) { out.append("null"); return; }
   switch (j->type & 0xFF) {
     case cJSON_NULL: out.append("null"); return;

@@ -1,10 +1,15 @@
 // JSON helpers over cJSON: ownership (RAII), strict payload parsing and a few typed accessors.
 //
 // Every byte a client sends passes through ParsePayload before anything else looks at it, so the
-// limits of PROTOCOL.md §1 are enforced in one place: size, UTF-8 validity, nesting depth, trailing
-// garbage and duplicate object keys (which cJSON would silently keep twice and store).
+// limits of PROTOCOL.md §1 are enforced in one place: strict RFC 8259 grammar (no BOM, no leading
+// zeros, no "1.", no raw control characters in strings), UTF-8 validity, no NUL in any string
+// (cJSON keeps C strings: "\u0000" would truncate), nesting depth, numbers within the double range,
+// trailing garbage and duplicate object keys (which cJSON would silently keep twice and store).
+// Errors name the byte offset.
 //
-// Numbers are IEEE doubles (cJSON's model): integers beyond 2^53 lose precision. Documented in README.
+// Numbers are IEEE doubles (cJSON's model) and keep their value: parsed correctly rounded from the
+// whole token, printed as integers up to 2^53 and otherwise in shortest round-trip form. An integer
+// beyond 2^53 is the nearest double, as in every JSON implementation built on doubles.
 #pragma once
 
 #include <cjson/cJSON.h>
@@ -36,11 +41,11 @@ Result<Json> ParsePayload(std::string_view payload);
 // Parses JSON this process wrote itself (stored records, outbox entries). A failure means corruption.
 Result<Json> ParseStored(std::string_view text);
 
-// Compact serialisation.
+// Compact serialisation; numbers as described above (exact), strings escaped as cJSON does.
 std::string Print(const cJSON* j);
 // Appends `s` as a JSON string literal, escaped exactly as cJSON escapes it (", \\, \b \f \n \r \t,
 // other bytes below 0x20 as \u00xx, everything else verbatim). Text assembled from already-printed
-// pieces with this is byte-identical to printing the same document with cJSON, without building it.
+// pieces with this is byte-identical to Print of the same document, without building it.
 void AppendJsonString(std::string& out, std::string_view s);
 // Appends `j` printed compactly; a raw item (cJSON_CreateRaw: text printed earlier) is copied as is.
 void AppendJson(std::string& out, const cJSON* j);

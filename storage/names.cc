@@ -6,16 +6,22 @@
 
 namespace mqdb {
 
-Status CheckEntityName(std::string_view e) {
-  if (e.empty()) return Status::BadRequest("invalid entity name: empty");
+Status CheckNameChars(std::string_view e, const char* what) {
+  if (e.empty()) return Status::BadRequest(std::string("invalid ") + what + ": empty");
   if (e.size() > kMaxEntityName) {
-    return Status::BadRequest("invalid entity name: longer than " + std::to_string(kMaxEntityName) + " bytes");
+    return Status::BadRequest(std::string("invalid ") + what + ": longer than " + std::to_string(kMaxEntityName) + " bytes");
   }
   for (char c : e) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-    if (!ok) return Status::BadRequest("invalid entity name: only A-Z a-z 0-9 _ - allowed");
+    if (!ok) return Status::BadRequest(std::string("invalid ") + what + ": only A-Z a-z 0-9 _ - allowed");
   }
-  if (e[0] == '_') return Status::BadRequest("reserved entity name: " + std::string(e));
+  if (e[0] == '_') return Status::BadRequest(std::string("reserved ") + what + ": " + std::string(e));
+  return Status::Ok();
+}
+
+Status CheckEntityName(std::string_view e) {
+  if (Status s = CheckNameChars(e, "entity name"); !s.ok()) return s;
+  if (e == "u") return Status::BadRequest("reserved entity name: u ($DB/u/... holds the owner event topics)");
   return Status::Ok();
 }
 
@@ -28,6 +34,10 @@ Status CheckId(std::string_view id) {
     }
   }
   if (!IsValidUtf8(id)) return Status::BadRequest("invalid id: not valid UTF-8");
+  if (id == "create" || id == "list" || id == "count" || id == "events") {
+    return Status::BadRequest("reserved id: " + std::string(id) + " ($DB/{entity}/" + std::string(id) +
+                              " is not a record's topic)");
+  }
   return Status::Ok();
 }
 

@@ -1,5 +1,6 @@
 #include "storage/query.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "storage/record.h"
@@ -59,9 +60,15 @@ Result<Filter> ParseFilter(const cJSON* f, size_t index) {
       return out;  // a value, if given, is ignored
     case FilterOp::kIn:
       if (!cJSON_IsArray(value)) return Status::BadRequest("filter value for in must be an array: " + out.field);
+      if (static_cast<size_t>(cJSON_GetArraySize(value)) > kMaxInValues) {
+        return Status::BadRequest("too many values for in (max " + std::to_string(kMaxInValues) + "): " + out.field);
+      }
       break;
     case FilterOp::kLike:
       if (!cJSON_IsString(value)) return Status::BadRequest("filter value for like must be a string: " + out.field);
+      if (std::strlen(value->valuestring) > kMaxLikePattern) {
+        return Status::BadRequest("like pattern longer than " + std::to_string(kMaxLikePattern) + " bytes: " + out.field);
+      }
       break;
     case FilterOp::kLt: case FilterOp::kLte: case FilterOp::kGt: case FilterOp::kGte:
       if (!value) return Status::BadRequest("missing filter value for " + opname + ": " + out.field);
@@ -77,6 +84,19 @@ Result<Filter> ParseFilter(const cJSON* f, size_t index) {
       break;
   }
   out.value = Clone(value);
+  if (out.op == FilterOp::kIn) {
+    InSet& in = out.in;
+    for (const cJSON* c = out.value->child; c; c = c->next) {
+      if (cJSON_IsNumber(c)) in.numbers.push_back(c->valuedouble);
+      else if (cJSON_IsString(c)) in.strings.emplace_back(c->valuestring);
+      else if (cJSON_IsTrue(c)) in.has_true = true;
+      else if (cJSON_IsFalse(c)) in.has_false = true;
+      else if (cJSON_IsArray(c) || cJSON_IsObject(c)) in.composites.push_back(c);
+      // null never matches (a null field matches is_null only)
+    }
+    std::sort(in.numbers.begin(), in.numbers.end());
+    std::sort(in.strings.begin(), in.strings.end());
+  }
   return out;
 }
 
@@ -148,9 +168,17 @@ bool Eval(const Filter& f, const cJSON* record) {
   switch (f.op) {
     case FilterOp::kEq: return Equal(v, f.value.get());
     case FilterOp::kNeq: return SameType(v, f.value.get()) && !Equal(v, f.value.get());
-    case FilterOp::kIn:
-      for (const cJSON* c = f.value->child; c; c = c->next) if (Equal(v, c)) return true;
+    case FilterOp::kIn: {
+      const InSet& in = f.in;
+      if (cJSON_IsNumber(v)) return std::binary_search(in.numbers.begin(), in.numbers.end(), v->valuedouble);
+      if (cJSON_IsString(v)) {
+        return std::binary_search(in.strings.begin(), in.strings.end(), std::string_view(v->valuestring),
+                                  [](std::string_view a, std::string_view b) { return a < b; });
+      }
+      if (cJSON_IsBool(v)) return cJSON_IsTrue(v) ? in.has_true : in.has_false;
+      for (const cJSON* c : in.composites) if (Equal(v, c)) return true;
       return false;
+    }
     case FilterOp::kLike:
       return cJSON_IsString(v) && GlobMatch(f.value->valuestring, v->valuestring);
     default: break;
@@ -272,16 +300,53 @@ bool SortsBefore(const std::vector<SortKey>& keys, const cJSON* a, const cJSON* 
   return CompareForSort(ia, ib) < 0;
 }
 
-bool GlobMatch(std::string_view p, std::string_view t) {
-  size_t pi = 0, ti = 0, star = std::string_view::npos, mark = 0;
-  while (ti < t.size()) {
-    if (pi < p.size() && p[pi] == '*') { star = pi++; mark = ti; }
-    else if (pi < p.size() && p[pi] == t[ti]) { ++pi; ++ti; }
-    else if (star != std::string_view::npos) { pi = star + 1; ti = ++mark; }
-    else return false;
+namespace {
+
+// The first occurrence of `needle` in `hay` at or after `from`, in O(|hay| + |needle|) (KMP).
+size_t FindLinear(std::string_view hay, std::string_view needle, size_t from, std::vector<size_t>& fail) {
+  if (needle.empty()) return from;
+  fail.assign(needle.size(), 0);
+  for (size_t i = 1, k = 0; i < needle.size(); ++i) {
+    while (k > 0 && needle[i] != needle[k]) k = fail[k - 1];
+    if (needle[i] == needle[k]) ++k;
+    fail[i] = k;
   }
-  while (pi < p.size() && p[pi] == '*') ++pi;
-  return pi == p.size();
+  for (size_t i = from, k = 0; i < hay.size(); ++i) {
+    while (k > 0 && hay[i] != needle[k]) k = fail[k - 1];
+    if (hay[i] == needle[k]) ++k;
+    if (k == needle.size()) return i + 1 - k;
+  }
+  return std::string_view::npos;
+}
+
+}  // namespace
+
+bool GlobMatch(std::string_view p, std::string_view t) {
+  const size_t first_star = p.find('*');
+  if (first_star == std::string_view::npos) return p == t;
+  const size_t last_star = p.rfind('*');
+  const std::string_view head = p.substr(0, first_star), tail = p.substr(last_star + 1);
+  // The literal head and tail are anchored and must not overlap; the pieces between the stars are
+  // then found in order, each at its leftmost place in what is left between head and tail.
+  if (t.size() < head.size() + tail.size() || t.substr(0, head.size()) != head ||
+      t.substr(t.size() - tail.size()) != tail) {
+    return false;
+  }
+  const std::string_view middle_text = t.substr(0, t.size() - tail.size());
+  std::vector<size_t> fail;
+  size_t at = head.size();
+  size_t piece_start = first_star + 1;
+  while (piece_start <= last_star) {
+    const size_t piece_end = p.find('*', piece_start);  // <= last_star
+    const std::string_view piece = p.substr(piece_start, piece_end - piece_start);
+    if (!piece.empty()) {
+      const size_t found = FindLinear(middle_text, piece, at, fail);
+      if (found == std::string_view::npos) return false;
+      at = found + piece.size();
+    }
+    piece_start = piece_end + 1;
+  }
+  return true;
 }
 
 }  // namespace mqdb

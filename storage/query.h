@@ -22,16 +22,29 @@ constexpr size_t kMaxFilters = 16;
 constexpr size_t kMaxSortKeys = 4;
 constexpr int64_t kDefaultLimit = 100;
 constexpr int64_t kMaxLimit = 10000;
+constexpr size_t kMaxInValues = 1000;      // values of one `in` filter
+constexpr size_t kMaxLikePattern = 256;    // bytes of one `like` pattern
 
 enum class FilterOp { kEq, kNeq, kLt, kLte, kGt, kGte, kIn, kLike, kIsNull, kIsNotNull };
 
 using FieldPath = std::vector<std::string>;  // "address.city" -> {"address", "city"}
+
+// The values of an `in` filter, sorted by type at parse time so that one record's test is a binary
+// search, not a pass over up to kMaxInValues values (count with in over 10,000 records otherwise
+// costs 10 million comparisons). Arrays and objects (deep equality) stay a list.
+struct InSet {
+  std::vector<double> numbers;       // sorted
+  std::vector<std::string> strings;  // sorted bytewise
+  bool has_true = false, has_false = false;
+  std::vector<const cJSON*> composites;  // into Filter::value
+};
 
 struct Filter {
   std::string field;  // as written, for messages
   FieldPath path;
   FilterOp op;
   Json value;  // null for is_null / is_not_null
+  InSet in;    // kIn only
 };
 
 struct SortKey {
@@ -64,7 +77,10 @@ bool Matches(const std::vector<Filter>& filters, const cJSON* record);
 // Strict weak ordering for sorting records by `keys`, ties broken by id ascending.
 bool SortsBefore(const std::vector<SortKey>& keys, const cJSON* a, const cJSON* b);
 
-// Anchored glob where '*' matches any run of bytes and every other byte matches itself.
+// Anchored glob where '*' matches any run of bytes and every other byte matches itself. Time is
+// linear in pattern + text: the literal pieces between stars are found left to right with
+// Knuth-Morris-Pratt, and the leftmost occurrence of each is always the right choice for '*'-only
+// globs. (Backtracking took 21 s for 100,000 x "a" + "b" against a 200,000-byte value.)
 bool GlobMatch(std::string_view pattern, std::string_view text);
 
 }  // namespace mqdb

@@ -24,6 +24,11 @@ namespace {
 
 std::string What(const std::string& entity, const std::string& id) { return entity + "/" + id; }
 
+Status ResponseTooLarge(size_t limit) {
+  return Status::TooLarge("response too large: the page would exceed " + std::to_string(limit) +
+                          " bytes (max_response_bytes): lower limit or use a projection");
+}
+
 Status TooMuch(int64_t limit) {
   return Status::BadRequest("query examines more than " + std::to_string(limit) +
                             " records (max_scan): add an index on a filtered field or narrow the filters");
@@ -55,18 +60,24 @@ bool NamesExpiry(std::string_view stored) { return stored.find("\"_expires_at\""
 // of one size, more than glibc's per-thread cache keeps, each took its allocator's slow path); and
 // written where the reply's raw item keeps them (RawBuilder), without a copy of the page.
 // Add() skips the first `offset` records, then returns false once the page holds `limit` (the caller
-// stops its search there).
+// stops its search there), or once the page would exceed `max_bytes` (too_large(): the request is a
+// 413, and nothing more than max_bytes was ever allocated for it).
 class Page {
  public:
-  Page(int64_t offset, int64_t limit) : offset_(offset), limit_(limit) {}
+  Page(int64_t offset, int64_t limit, size_t max_bytes) : offset_(offset), limit_(limit), max_bytes_(max_bytes) {}
   bool full() const { return taken_ >= limit_; }
+  bool too_large() const { return too_large_; }
   bool Add(std::string_view record) {
     if (skipped_ < offset_) { ++skipped_; return true; }
     if (full()) return false;
+    if (text_.size() + record.size() + 2 > max_bytes_) {
+      too_large_ = true;
+      return false;
+    }
     if (taken_ > 0) {
       text_.Append(',');
     } else {
-      text_.Reserve(2 + (record.size() + 1) * static_cast<size_t>(std::min<int64_t>(limit_, 100)));
+      text_.Reserve(std::min(2 + (record.size() + 1) * static_cast<size_t>(std::min<int64_t>(limit_, 100)), max_bytes_));
       text_.Append('[');
     }
     text_.Append(record);
@@ -79,6 +90,8 @@ class Page {
 
  private:
   int64_t offset_, limit_, skipped_ = 0, taken_ = 0;
+  size_t max_bytes_;
+  bool too_large_ = false;
   RawBuilder text_;
 };
 
@@ -209,6 +222,16 @@ Result<std::optional<std::string>> Records::GuardOwner(const std::string& key, c
 
 Status Records::StageChange(const std::string& entity, const std::string& id, const cJSON* before, const cJSON* after,
                             Batch& batch, std::string* after_text) const {
+  // Printed first: the size limit is checked on the record as it would be stored (after an update's
+  // merge), before any guard or index is looked at.
+  std::string text;
+  if (after) {
+    text = Print(after);
+    if (text.size() > limits_.max_record_bytes) {
+      return Status::TooLarge("record too large: " + What(entity, id) + " would be " + std::to_string(text.size()) +
+                              " bytes (max_record_bytes " + std::to_string(limits_.max_record_bytes) + ")");
+    }
+  }
   for (const Constraint* c : catalog_.ConstraintsOf(entity)) {
     if (c->kind == ConstraintKind::kNotNull && after) {
       const cJSON* v = cJSON_GetObjectItemCaseSensitive(after, c->fields[0].c_str());
@@ -258,7 +281,6 @@ Status Records::StageChange(const std::string& entity, const std::string& id, co
     }
   }
   if (after) {
-    std::string text = Print(after);
     if (after_text) *after_text = text;
     batch.Put(keys::Data(entity, id), std::move(text));
   } else {
@@ -621,7 +643,7 @@ Result<Outcome> Records::List(const std::string& entity, const cJSON* payload, c
     // The plain page in id order: stored text goes straight into the response (Page).
     const int64_t now = now_ms_();
     const bool may_expire = EntityMayExpire(entity);
-    Page page(q->offset, q->limit);
+    Page page(q->offset, q->limit, limits_.max_response_bytes);
     Status bad;
     Status s = store_.Scan(keys::DataPrefix(entity), [&](std::string_view, std::string_view value) {
       if (page.full()) return false;  // limit 0
@@ -634,6 +656,7 @@ Result<Outcome> Records::List(const std::string& entity, const cJSON* payload, c
     });
     if (!s.ok()) return s;
     if (!bad.ok()) return bad;
+    if (page.too_large()) return ResponseTooLarge(limits_.max_response_bytes);
     Outcome out;
     out.data = page.Release();
     return out;
@@ -644,21 +667,25 @@ Result<Outcome> Records::List(const std::string& entity, const cJSON* payload, c
   if (whole && !sorted) {
     // Matches arrive in id order, which is already the required order: the page is their stored
     // bytes (Page), and the search stops once it is full.
-    Page page(q->offset, q->limit);
+    Page page(q->offset, q->limit, limits_.max_response_bytes);
     Status s = Matching(entity, q.value(), now_ms_(), false,
                         [&](Json, std::string_view text) { return page.Add(text); });
     if (!s.ok()) return s;
+    if (page.too_large()) return ResponseTooLarge(limits_.max_response_bytes);
     Outcome out;
     out.data = page.Release();
     return out;
   }
   const size_t want = static_cast<size_t>(q->offset + q->limit);
-  size_t skipped = 0;
+  size_t skipped = 0, page_bytes = 0;
+  bool too_large = false;
   std::vector<Json> hits;
-  Status s = Matching(entity, q.value(), now_ms_(), true, [&](Json rec, std::string_view) {
+  Status s = Matching(entity, q.value(), now_ms_(), true, [&](Json rec, std::string_view text) {
     if (!sorted) {  // matches arrive in id order, which is already the required order: stop early
       if (skipped < static_cast<size_t>(q->offset)) { ++skipped; return true; }
       if (q->limit == 0) return false;
+      // Whole records go out at their stored size: stop as soon as the page is over the limit.
+      if (whole && (page_bytes += text.size() + 1) > limits_.max_response_bytes) { too_large = true; return false; }
       hits.push_back(std::move(rec));
       return hits.size() < static_cast<size_t>(q->limit);
     }
@@ -666,6 +693,7 @@ Result<Outcome> Records::List(const std::string& entity, const cJSON* payload, c
     return true;
   });
   if (!s.ok()) return s;
+  if (too_large) return ResponseTooLarge(limits_.max_response_bytes);
   size_t begin = 0, end = hits.size();
   if (sorted) {
     auto less = [&](const Json& a, const Json& b) { return SortsBefore(q->sort, a.get(), b.get()); };
@@ -688,6 +716,9 @@ Result<Outcome> Records::List(const std::string& entity, const cJSON* payload, c
     for (const cJSON* r = out.data->child; r; r = r->next) cJSON_AddItemToArray(projected.get(), Project(r, keep).release());
     out.data = std::move(projected);
   }
+  // Sorted pages, includes and projections are built from parsed records (which the query holds
+  // anyway): measured once built, and dropped whole when over the limit.
+  if (PrintedSizeHint(out.data.get()) > limits_.max_response_bytes) return ResponseTooLarge(limits_.max_response_bytes);
   return out;
 }
 

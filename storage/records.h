@@ -53,6 +53,12 @@ struct Outcome {
   std::vector<Change> changes;  // empty for reads
 };
 
+// Bounded work per request (PROTOCOL.md §1): what one record and one response may weigh.
+struct RecordLimits {
+  size_t max_record_bytes = size_t{1} << 20;     // a record as stored, after an update's merge (413)
+  size_t max_response_bytes = size_t{16} << 20;  // a list page (413 naming the limit)
+};
+
 constexpr int kMaxCascadeDepth = 16;
 constexpr size_t kMaxCascadeRecords = 10000;
 
@@ -64,6 +70,7 @@ class Records {
   // At most this many records are examined by one list/count (index entries or a full scan): the
   // broker thread never spends unbounded time on one query. Beyond it: 400 naming the limit.
   void set_max_scan(int64_t n) { max_scan_ = n; }
+  void set_limits(RecordLimits limits) { limits_ = limits; }
 
   // Owned entities: a create sets the owner field to the requester (anonymous: 401; naming another
   // owner: 403, unless admin); read/update/delete of another user's record is 403 (admins may);
@@ -154,6 +161,7 @@ class Records {
   Clock now_ms_;
   Ownership ownership_;
   int64_t max_scan_ = INT64_MAX;
+  RecordLimits limits_;
 };
 
 // The referenced id held in a foreign-key field: strings as they are, integral numbers in decimal.

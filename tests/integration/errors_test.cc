@@ -19,12 +19,12 @@ TEST_F(Errors, EachBadInputGetsItsErrorAndStoresNothing) {
     std::string message;
   };
   const std::vector<Case> cases = {
-      {"$DB/items/create", "{\"a\":", 400, "invalid JSON payload: syntax error at byte 4"},
+      {"$DB/items/create", "{\"a\":", 400, "invalid JSON payload: unexpected end of JSON at byte 5"},
       {"$DB/items/create", "[1,2]", 400, "payload must be a JSON object"},
       {"$DB/items/create", "\"text\"", 400, "payload must be a JSON object"},
       {"$DB/items/create", "{\"a\":\"\xff\xfe\"}", 400, "invalid JSON payload: not valid UTF-8"},
       {"$DB/items/create", "{\"a\":" + std::string(65, '[') + std::string(65, ']') + "}", 400,
-       "invalid JSON payload: nesting deeper than 64 levels"},
+       "invalid JSON payload: nesting deeper than 64 levels at byte 68"},
       {"$DB/items/create", "{\"a\":\"" + std::string(5000, 'x') + "\"}", 413, "payload too large: 5008 bytes (max 4096)"},
       {"$DB/items/create", R"({"a":1,"a":2})", 400, "invalid JSON payload: duplicate key: a"},
       {"$DB/items/create", R"({"id":""})", 400, "invalid id: empty"},

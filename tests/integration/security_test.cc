@@ -30,16 +30,21 @@ TEST(Security, WithoutAclFileRequestsAndOutputsAreProtected) {
   }
   ASSERT_TRUE(spy.TrySubscribe("$DB/+/events/#"));  // allowed, and it also matches $DB/{e}/events (a request)
   Client victim(broker, "victim");
-  ASSERT_TRUE(IsOk(victim.Request("$DB/users/create", R"({"id":"events","secret":"s3cret"})")));
-  ASSERT_TRUE(IsOk(victim.Request("$DB/users/events", "")));  // a read request whose topic the spy's filter matches
+  // `events` is a reserved id: its topic $DB/users/events is a request that $DB/+/events/# matches.
+  EXPECT_EQ(MessageOf(victim.Request("$DB/users/create", R"({"id":"events"})")),
+            "reserved id: events ($DB/{entity}/events is not a record's topic)");
+  ASSERT_TRUE(IsOk(victim.Request("$DB/users/create", R"({"id":"v1","secret":"s3cret"})")));
+  EXPECT_EQ(Code(victim.Request("$DB/users/events", "")), 400);  // still a request: never delivered to the spy
 
+  // No client publish that an event filter matches is delivered, whatever the second level.
   Client forger(broker, "forger");
-  EXPECT_FALSE(forger.TryPublish("$DB/users/events/fake", R"({"operation":"Delete"})"));
-  EXPECT_FALSE(forger.TryPublish("$DB/_reply", R"({"status":"ok"})"));
-  EXPECT_FALSE(forger.TryPublish("$SYS/broker/mqdb/records", "0"));
+  for (const char* t : {"$DB/users/events/fake", "$DB/_admin/events/x", "$DB/_admin/events/users/v1", "$DB/_cluster/events/x",
+                        "$DB/_anything/events/x", "$DB/u/admin/events/users/1", "$DB/_reply", "$SYS/broker/mqdb/records"}) {
+    EXPECT_FALSE(forger.TryPublish(t, R"({"sequence":1,"operation":"Delete"})")) << t;
+  }
   auto seen = SeenBefore(spy, victim, "sentinel");
   for (const auto& m : seen) {
-    EXPECT_TRUE(m.topic.rfind("$DB/users/events/events", 0) == 0 || m.topic.rfind("$DB/sentinel/events/", 0) == 0)
+    EXPECT_TRUE(m.topic == "$DB/users/events/v1" || m.topic.rfind("$DB/sentinel/events/", 0) == 0)
         << "spy received " << m.topic;
     EXPECT_EQ(m.topic.find("/create"), std::string::npos);
   }
@@ -61,10 +66,11 @@ class WithAclFile : public ::testing::Test {
     ASSERT_EQ(std::system(("mosquitto_passwd -c -b " + dir + "/passwd alice apw >/dev/null 2>&1 && "
                            "mosquitto_passwd -b " + dir + "/passwd bob bpw >/dev/null 2>&1 && "
                            "mosquitto_passwd -b " + dir + "/passwd admin xpw >/dev/null 2>&1").c_str()), 0);
-    // Each client may read its own response topic (the harness uses test/replies/{client id}).
-    std::ofstream(dir + "/acl") << "pattern read test/replies/%c\n\n"
+    // Each client may read and write its own response topic (the harness uses test/replies/{client
+    // id}): the plugin answers only where the requester could publish itself.
+    std::ofstream(dir + "/acl") << "pattern readwrite test/replies/%c\n\n"
                                    "user alice\ntopic readwrite $DB/#\ntopic readwrite app/#\n\n"
-                                   "user bob\ntopic read app/public\ntopic read $DB/+/events/#\n\n"
+                                   "user bob\ntopic read app/public\ntopic read $DB/+/events/#\ntopic readwrite replies/bob/#\n\n"
                                    "user admin\ntopic readwrite $DB/#\n";
     ASSERT_TRUE(broker_.Start()) << broker_.Log();
     ASSERT_NE(broker_.Log().find("ACL fallback defer"), std::string::npos) << broker_.Log();
@@ -104,6 +110,37 @@ TEST_F(WithAclFile, TheAclFileStillDecidesEverythingElse) {
   // Anonymous clients and wrong passwords are refused by the password file.
   EXPECT_THROW(Client(broker_, "anon-2"), mqtt::exception);
   EXPECT_THROW(Client(broker_, "bad-2", 5, true, "alice", "wrong"), mqtt::exception);
+}
+
+// Confused deputy: alice may write $DB/# but not replies/bob/...; a request whose Response Topic is
+// bob's must not execute, and bob must not receive anything. The 403 goes to alice on $DB/_reply.
+TEST_F(WithAclFile, AResponseTopicTheRequesterMayNotWriteIsRefusedAndNothingRuns) {
+  Client alice(broker_, "alice-3", 5, true, "alice", "apw");
+  Client bob(broker_, "bob-3", 5, true, "bob", "bpw");
+  ASSERT_TRUE(bob.TrySubscribe("replies/bob/#"));
+  ASSERT_TRUE(alice.TrySubscribe("$DB/_reply"));
+  ASSERT_TRUE(IsOk(alice.Request("$DB/notes/create", R"({"id":"private","text":"alice only"})")));
+  for (const auto& [topic, payload] : std::vector<std::pair<std::string, std::string>>{
+           {"$DB/notes/private", ""}, {"$DB/notes/create", R"({"id":"via-bob"})"}, {"$DB/notes/list", "{}"},
+           {"$DB/notes/private/delete", ""}}) {
+    alice.Publish(topic, payload, 1, false, "replies/bob/inbox", "corr-" + topic);
+    auto got = alice.Collect("$DB/_reply", 1);
+    ASSERT_EQ(got.size(), 1u) << topic;
+    Json env = got[0].Parsed();
+    EXPECT_EQ(Code(env), 403) << topic;
+    EXPECT_EQ(MessageOf(env), "forbidden: this client may not publish to its response topic replies/bob/inbox");
+    EXPECT_EQ(got[0].correlation, "corr-" + topic);
+  }
+  EXPECT_EQ(Code(alice.Request("$DB/notes/via-bob", "")), 404) << "the refused create must not have run";
+  EXPECT_TRUE(IsOk(alice.Request("$DB/notes/private", ""))) << "the refused delete must not have run";
+  // The one topic alice may write is still answered; bob got nothing at all.
+  ASSERT_TRUE(IsOk(alice.Request("$DB/notes/private", "")));
+  // bob's own sentinel, published after alice's refused requests were answered, is the first and
+  // only thing he receives.
+  bob.Publish("replies/bob/sentinel", "end");
+  auto first = bob.Next(5s);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->topic, "replies/bob/sentinel") << "bob received " << first->payload;
 }
 
 }  // namespace

@@ -12,6 +12,24 @@ const AclSubject kAdmin{"root", true, false};
 const AclSubject kAnon{"", false, false};
 const AclSubject kCluster{"peer", false, true};
 
+// MQTT filter matching (MQTT-4.7), enough for the filters these tests use.
+bool TopicMatchesForTest(std::string filter, std::string topic) {
+  size_t f = 0, t = 0;
+  while (f < filter.size()) {
+    size_t fe = filter.find('/', f), te = topic.find('/', t);
+    std::string fl = filter.substr(f, fe == std::string::npos ? std::string::npos : fe - f);
+    if (fl == "#") return true;
+    if (t > topic.size()) return false;
+    std::string tl = topic.substr(t, te == std::string::npos ? std::string::npos : te - t);
+    if (fl != "+" && fl != tl) return false;
+    if ((fe == std::string::npos) != (te == std::string::npos)) return fe != std::string::npos && filter.substr(fe + 1) == "#";
+    if (fe == std::string::npos) return true;
+    f = fe + 1;
+    t = te + 1;
+  }
+  return false;
+}
+
 TEST(Acl, SubscribeFiltersThatCouldMatchRequestsAreRefused) {
   for (const char* f : {"$DB/#", "$DB/+", "$DB/users/+", "$DB/+/create", "$DB/+/+", "$DB/+/+/#", "$DB/users/#",
                         "$DB/users/42", "$DB/users/42/update", "$DB/_admin/#", "$DB/_health", "$DB/_sub/+/events",
@@ -41,6 +59,30 @@ TEST(Acl, OnlyThePluginWritesItsOutputs) {
     EXPECT_EQ(CheckWrite(t, kUser), AclVerdict::kFallback) << t;
   }
   EXPECT_EQ(CheckWrite("$DB/_cluster/replicate", kCluster), AclVerdict::kFallback);
+}
+
+// Every topic that an event subscriber's $DB/+/events/# (or a $DB/u/... owner filter) can match is
+// the plugin's alone, whatever the second level: `+` matches _admin, _cluster and any `_` name.
+TEST(Acl, NoClientPublishCanReachAnEventSubscriber) {
+  for (const char* t : {"$DB/_admin/events/x", "$DB/_admin/events/users/1", "$DB/_cluster/events/x", "$DB/_sub/events/x",
+                        "$DB/_health/events/x", "$DB/_x/events/y/z", "$DB/-/events/1", "$DB//events/1", "$DB/u/alice",
+                        "$DB/u/alice/events/x/1", "$DB/u/x/y/z"}) {
+    for (const AclSubject* who : {&kAnon, &kUser, &kAdmin, &kCluster}) {
+      EXPECT_EQ(CheckWrite(t, *who), AclVerdict::kDeny) << t << " as " << who->username;
+    }
+    EXPECT_TRUE(TopicMatchesForTest("$DB/+/events/#", t) || std::string(t).rfind("$DB/u/", 0) == 0) << t;
+  }
+}
+
+// A bridge reports its state on $SYS/broker/connection/{id}/state: that write is the broker's to
+// judge (its pre-check allows exactly this), so the plugin defers; every other $SYS write is denied.
+TEST(Acl, BridgeStateTopicIsLeftToTheBroker) {
+  EXPECT_EQ(CheckWrite("$SYS/broker/connection/br-1/state", kAnon), AclVerdict::kFallback);
+  EXPECT_EQ(CheckWrite("$SYS/broker/connection/host.bridge/state", kUser), AclVerdict::kFallback);
+  for (const char* t : {"$SYS/broker/connection//state", "$SYS/broker/connection/a/state/x", "$SYS/broker/connection/a",
+                        "$SYS/broker/connection/a/status", "$SYS/broker/mqdb/records", "$SYS/x/connection/a/state"}) {
+    EXPECT_EQ(CheckWrite(t, kAdmin), AclVerdict::kDeny) << t;
+  }
 }
 
 TEST(Acl, RequestsAreNeverDelivered) {

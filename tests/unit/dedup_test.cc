@@ -17,18 +17,50 @@ using Clock = std::chrono::steady_clock;
 
 DedupCache::Response Text(std::string s) { return std::make_shared<const std::string>(std::move(s)); }
 
-// The identity's bytes are stored (dedup/{identity}) and must stay the same across versions: a retry
-// after an upgrade and restart within the window must find the response the old version stored.
+// The identity's bytes are stored (dedup/{identity}): a pinned format, so a change is deliberate.
+// It holds client id, username, correlation (or request_id), topic and a digest of the payload.
 TEST(DedupCache, IdentitiesKeepTheirFormatAndNeverCollide) {
-  EXPECT_EQ(DedupCache::KeyFor("client-1", "corr", std::nullopt, 1, "$DB/e/create", "{}"), "c8:client-14:corr");
-  EXPECT_EQ(DedupCache::KeyFor("client-1", "", std::string("r-7"), 0, "$DB/e/create", "{}"), "r8:client-13:r-7");
-  EXPECT_EQ(DedupCache::KeyFor("c", "", std::nullopt, 2, "$DB/e/create", "{}"), "f1:c12:$DB/e/create2:{}");
-  EXPECT_EQ(DedupCache::KeyFor("c", "", std::nullopt, 1, "$DB/e/create", "{}"), std::nullopt);
+  const std::string d = DedupCache::PayloadDigest("{}");
+  ASSERT_EQ(d.size(), 32u);
+  EXPECT_EQ(DedupCache::KeyFor("client-1", "bob", "corr", std::nullopt, 1, "$DB/e/create", "{}"),
+            "c8:client-13:bob4:corr12:$DB/e/create32:" + d);
+  EXPECT_EQ(DedupCache::KeyFor("client-1", "", "", std::string("r-7"), 0, "$DB/e/create", "{}"),
+            "r8:client-10:3:r-712:$DB/e/create32:" + d);
+  EXPECT_EQ(DedupCache::KeyFor("c", "", "", std::nullopt, 2, "$DB/e/create", "{}"), "f1:c0:12:$DB/e/create32:" + d);
+  EXPECT_EQ(DedupCache::KeyFor("c", "", "", std::nullopt, 1, "$DB/e/create", "{}"), std::nullopt);
   // Correlation data wins over request_id; binary bytes and long values are kept as they are.
   const std::string binary("\0\xff:", 3), long_id(300, 'x');
-  EXPECT_EQ(DedupCache::KeyFor(long_id, binary, std::string("r"), 2, "t", "p"), "c300:" + long_id + "3:" + binary);
+  EXPECT_EQ(DedupCache::KeyFor(long_id, "", binary, std::string("r"), 2, "t", "p"),
+            "c300:" + long_id + "0:3:" + binary + "1:t32:" + DedupCache::PayloadDigest("p"));
   // Where the boundary between client id and correlation lies is part of the identity.
-  EXPECT_NE(DedupCache::KeyFor("a:1", "b", std::nullopt, 1, "t", "p"), DedupCache::KeyFor("a", "1:b", std::nullopt, 1, "t", "p"));
+  EXPECT_NE(DedupCache::KeyFor("a:1", "", "b", std::nullopt, 1, "t", "p"), DedupCache::KeyFor("a", "", "1:b", std::nullopt, 1, "t", "p"));
+}
+
+// A retry is the same client, user, correlation, topic and payload bytes; change any one of them
+// and it is a new request (PROTOCOL.md §1): reused correlation data never returns a stale answer.
+TEST(DedupCache, EveryPartOfARequestIsPartOfItsIdentity) {
+  const auto base = DedupCache::KeyFor("cl", "alice", "1", std::nullopt, 1, "$DB/e/create", R"({"id":"d1"})");
+  EXPECT_EQ(base, DedupCache::KeyFor("cl", "alice", "1", std::nullopt, 1, "$DB/e/create", R"({"id":"d1"})"));
+  EXPECT_EQ(base, DedupCache::KeyFor("cl", "alice", "1", std::nullopt, 0, "$DB/e/create", R"({"id":"d1"})")) << "QoS is transport";
+  for (const auto& other : {DedupCache::KeyFor("cl2", "alice", "1", std::nullopt, 1, "$DB/e/create", R"({"id":"d1"})"),
+                            DedupCache::KeyFor("cl", "mallory", "1", std::nullopt, 1, "$DB/e/create", R"({"id":"d1"})"),
+                            DedupCache::KeyFor("cl", "", "1", std::nullopt, 1, "$DB/e/create", R"({"id":"d1"})"),
+                            DedupCache::KeyFor("cl", "alice", "2", std::nullopt, 1, "$DB/e/create", R"({"id":"d1"})"),
+                            DedupCache::KeyFor("cl", "alice", "1", std::nullopt, 1, "$DB/f/create", R"({"id":"d1"})"),
+                            DedupCache::KeyFor("cl", "alice", "1", std::nullopt, 1, "$DB/e/d1", R"({"id":"d1"})"),
+                            DedupCache::KeyFor("cl", "alice", "1", std::nullopt, 1, "$DB/e/create", R"({"id":"d2"})"),
+                            DedupCache::KeyFor("cl", "alice", "1", std::nullopt, 1, "$DB/e/create", R"({"id":"d1"} )"),
+                            DedupCache::KeyFor("cl", "alice", "", std::string("1"), 1, "$DB/e/create", R"({"id":"d1"})")}) {
+    EXPECT_NE(base, other);
+  }
+  // Payloads that differ in one byte anywhere have different digests.
+  std::string big(100000, 'x');
+  const std::string d0 = DedupCache::PayloadDigest(big);
+  for (size_t at : {size_t{0}, size_t{1}, size_t{50000}, big.size() - 1}) {
+    std::string changed = big;
+    changed[at] = 'y';
+    EXPECT_NE(DedupCache::PayloadDigest(changed), d0) << at;
+  }
 }
 
 TEST(DedupCache, AnswersWithinTheWindowOnly) {

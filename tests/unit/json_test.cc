@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -47,10 +49,10 @@ TEST(Json, NestingLimitIs64Levels) {
   EXPECT_TRUE(ParsePayload("{\"a\":" + Nested(63) + "}").ok());
   auto r = ParsePayload("{\"a\":" + Nested(64) + "}");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().message(), "invalid JSON payload: nesting deeper than 64 levels");
+  EXPECT_EQ(r.status().message(), "invalid JSON payload: nesting deeper than 64 levels at byte 68");
   // Brackets inside strings are text, not nesting.
   EXPECT_TRUE(ParsePayload("{\"a\":\"" + std::string(500, '[') + "\"}").ok());
-  // Very deep input is refused without recursion.
+  // Very deep input is refused at the 65th level: the recursion never goes deeper.
   EXPECT_FALSE(ParsePayload("{\"a\":" + Nested(200000) + "}").ok());
 }
 
@@ -188,39 +190,131 @@ TEST(Json, PrintedSizeHintIsTheSizeOfAPageOfRecordsAndCoversOtherDocuments) {
   }
 }
 
-// Print is our own printer (cJSON's spends most of its time in sprintf/sscanf for numbers); stored
-// records, replies and retried responses depend on it printing exactly what cJSON prints.
-TEST(Json, PrintIsByteIdenticalToCJson) {
-  std::vector<double> numbers = {0.0, -0.0, 1, -1, 7, 2147483647.0, 2147483648.0, -2147483648.0, -2147483649.0,
-                                 1700000000000.0, -1700000000123.0, 999999999999999.0, 1e15, -1e15, 1e15 + 2,
-                                 9007199254740992.0, 1e300, -1e-300, 0.1, 2.5, -3.75, 1.0 / 3, 123456789.123456789,
-                                 5e-324, 1.7976931348623157e308};
-  std::mt19937_64 rng(42);
-  for (int i = 0; i < 2000; ++i) {
-    uint64_t bits = rng();
-    double d;
-    std::memcpy(&d, &bits, sizeof d);
-    numbers.push_back(d);  // any bit pattern: NaN and infinities print as null
-    numbers.push_back(static_cast<double>(static_cast<int64_t>(rng()) >> (rng() % 64)));
-  }
-  for (double d : numbers) {
-    Json n(cJSON_CreateNumber(d));
-    char* expected = cJSON_PrintUnformatted(n.get());
-    EXPECT_EQ(Print(n.get()), expected) << d;
-    cJSON_free(expected);
-  }
+// Print escapes strings exactly as cJSON does (AppendJsonString relies on it), for every byte.
+TEST(Json, PrintEscapesStringsAsCJsonDoes) {
   std::string all;
   for (int c = 1; c < 256; ++c) all.push_back(static_cast<char>(c));
-  Json doc = test::J(R"({"id":"a\"b","n":1700000000000,"f":-2.5e-7,"t":true,"u":false,"z":null,"e":{},"a":[],)"
-                     R"("nested":{"list":[1,[2,{"x":"y"}],"s",{}],"big":12345678901234567890}})");
+  Json doc = test::J(R"({"id":"a\"b","t":true,"u":false,"z":null,"e":{},"a":[],"nested":{"list":[[{"x":"y"}],"s",{}]}})");
   cJSON_AddItemToObject(doc.get(), "all bytes", cJSON_CreateString(all.c_str()));
-  cJSON_AddItemToObject(doc.get(), all.c_str(), cJSON_CreateNumber(1));
-  cJSON_AddItemToArray(cJSON_GetObjectItem(doc.get(), "a"), cJSON_CreateNumber(0.5));
+  cJSON_AddItemToObject(doc.get(), all.c_str(), cJSON_CreateTrue());
   char* expected = cJSON_PrintUnformatted(doc.get());
   EXPECT_EQ(Print(doc.get()), expected);
   cJSON_free(expected);
   Json empty_array(cJSON_CreateArray());
   EXPECT_EQ(Print(empty_array.get()), "[]");
+}
+
+double ReadBack(const std::string& printed) {
+  auto parsed = ParsePayload("{\"n\":" + printed + "}");
+  EXPECT_TRUE(parsed.ok()) << printed << ": " << parsed.status().message();
+  return parsed.ok() ? cJSON_GetObjectItem(parsed.value().get(), "n")->valuedouble : 0;
+}
+
+// Numbers keep their value (PROTOCOL.md §1): what is printed reads back as the same double, bit for
+// bit, and integers up to 2^53 are printed as plain digits.
+TEST(Json, EveryFiniteDoubleRoundTripsThroughPrintAndParse) {
+  std::vector<double> numbers = {0.0, -0.0, 1, -1, 0.1, 0.30000000000000004, 1.0 / 3, 2.5e-7, 5e-324, 2.2250738585072014e-308,
+                                 1.7976931348623157e308, -1.7976931348623157e308, 9007199254740991.0, 9007199254740992.0,
+                                 9007199254740994.0, 1e15 + 2, 1e21, 123456789.123456789, 1700000000000.0};
+  std::mt19937_64 rng(42);
+  for (int i = 0; i < 20000; ++i) {
+    uint64_t bits = rng();
+    double d;
+    std::memcpy(&d, &bits, sizeof d);
+    if (std::isfinite(d)) numbers.push_back(d);
+    numbers.push_back(static_cast<double>(static_cast<int64_t>(rng()) >> (rng() % 64)));
+  }
+  for (double d : numbers) {
+    Json n(cJSON_CreateNumber(d));
+    const std::string printed = Print(n.get());
+    const double back = ReadBack(printed);
+    EXPECT_EQ(std::memcmp(&back, &d, sizeof d), 0) << printed;
+  }
+}
+
+TEST(Json, IntegersUpToTwoToThe53ArePrintedAsDigits) {
+  for (const char* text : {"9007199254740991", "-9007199254740991", "9007199254740992", "1700000000000", "0", "-1"}) {
+    auto parsed = ParsePayload(std::string("{\"n\":") + text + "}");
+    ASSERT_TRUE(parsed.ok()) << text;
+    EXPECT_EQ(Print(cJSON_GetObjectItem(parsed.value().get(), "n")), text);
+  }
+  auto parsed = ParsePayload(R"({"a":0.30000000000000004,"b":1.7976931348623157e308,"c":5e-324,"d":-0,"e":1.5E3})");
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(Print(parsed.value().get()), R"({"a":0.30000000000000004,"b":1.7976931348623157e+308,"c":5e-324,"d":-0,"e":1500})");
+}
+
+// cJSON truncated number tokens at 63 bytes; the whole token counts, correctly rounded.
+TEST(Json, LongNumberTokensKeepTheirWholeValue) {
+  const std::string digits70 = "1234567890123456789012345678901234567890123456789012345678901234567890";
+  const std::string long_fraction = "0." + std::string(80, '0') + "1";
+  for (const std::string& token : {digits70, "-" + digits70, long_fraction, digits70 + ".5e-60"}) {
+    EXPECT_EQ(ReadBack(token), std::strtod(token.c_str(), nullptr)) << token;
+  }
+}
+
+// RFC 8259 and nothing more: each of these is a 400 naming the byte offset, nothing is parsed.
+TEST(Json, RejectsEverythingRfc8259Forbids) {
+  struct Case { std::string payload, reason; };
+  const std::vector<Case> cases = {
+      {"\xEF\xBB\xBF{}", "byte order mark not allowed at byte 0"},
+      {R"({"a":0123})", "leading zero in number at byte 5"},
+      {R"({"a":-01})", "leading zero in number at byte 5"},
+      {R"({"a":00})", "leading zero in number at byte 5"},
+      {R"({"a":1.})", "digit expected after decimal point at byte 7"},
+      {R"({"a":1.e5})", "digit expected after decimal point"},
+      {R"({"a":.5})", "syntax error at byte 5"},
+      {R"({"a":1e})", "digit expected in exponent"},
+      {R"({"a":1e+})", "digit expected in exponent"},
+      {R"({"a":-})", "digit expected in number"},
+      {R"({"a":+1})", "syntax error at byte 5"},
+      {R"({"a":0x10})", "',' or '}' expected at byte 6"},
+      {R"({"a":NaN})", "syntax error"},
+      {R"({"a":Infinity})", "syntax error"},
+      {R"({"a":-Infinity})", "digit expected in number"},
+      {R"({"a":1e400})", "number out of range (beyond IEEE double) at byte 5"},
+      {R"({"a":-1e400})", "number out of range"},
+      {R"({"a":1e-400})", "number out of range"},
+      {R"({"a":[1,1e309]})", "number out of range (beyond IEEE double) at byte 8"},
+      {"{\"a\":\"x\ty\"}", "raw control character in string (escape it) at byte 7"},
+      {"{\"a\":\"x\ny\"}", "raw control character in string"},
+      {std::string("{\"a\":\"x\0y\"}", 11), "NUL byte in string at byte 7"},
+      {R"({"a":"ab\u0000cd"})", "\\u0000 (NUL) not allowed in strings at byte 8"},
+      {R"({"a\u0000x":"evil"})", "\\u0000 (NUL) not allowed in strings at byte 3"},
+      {R"({"id":"\u0000"})", "\\u0000 (NUL) not allowed"},
+      {R"({"request_id":"r\u0000"})", "\\u0000 (NUL) not allowed"},
+      {R"({"a":{"b":["\u0000"]}})", "\\u0000 (NUL) not allowed"},
+      {R"({"a":"\x"})", "invalid escape in string at byte 6"},
+      {R"({"a":"\u12"})", "invalid \\u escape"},
+      {R"({"a":"\ud800"})", "unpaired surrogate"},
+      {R"({"a":"\udc00"})", "unpaired surrogate"},
+      {R"({"a":"\ud800\u0041"})", "unpaired surrogate"},
+      {R"({"a":'x'})", "syntax error"},
+      {R"({a:1})", "object key (a string) expected at byte 1"},
+      {R"({"a" 1})", "':' expected"},
+      {R"({"a":1,})", "object key (a string) expected"},
+      {R"({"a":[1,]})", "syntax error"},
+      {R"({"a":1 /* c */})", "',' or '}' expected"},
+      {R"({"a":tru})", "syntax error"},
+      {R"({"a":"x)", "unterminated string"},
+      {R"({"a":)", "unexpected end of JSON"},
+      {R"({"a":1} x)", "unexpected data after JSON value at byte 8"},
+  };
+  for (const auto& c : cases) {
+    auto r = ParsePayload(c.payload);
+    ASSERT_FALSE(r.ok()) << c.payload;
+    EXPECT_EQ(r.status().code(), 400) << c.payload;
+    EXPECT_NE(r.status().message().find("invalid JSON payload: " + c.reason), std::string::npos)
+        << c.payload << " -> " << r.status().message();
+  }
+}
+
+TEST(Json, AcceptsEveryRfc8259Form) {
+  auto r = ParsePayload(" \t\r\n{ \"a\" : [ 0 , -0 , 0.5 , 1E5 , 1e+5 , 1e-5 , -12.25e2 , true , false , null ] ,"
+                        R"( "s" : "\u00e9\ud83d\ude00\/\"\\\b\f\n\r\t", "o" : { } , "e" : [ ] } )");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(Print(r.value().get()),
+            "{\"a\":[0,-0,0.5,100000,100000,1e-05,-1225,true,false,null],"
+            "\"s\":\"\xC3\xA9\xF0\x9F\x98\x80/\\\"\\\\\\b\\f\\n\\r\\t\",\"o\":{},\"e\":[]}");
 }
 
 }  // namespace

@@ -300,12 +300,12 @@ TEST_F(ServiceTest, BadInputGetsSpecificErrorsAndStoresNothing) {
     std::string message;
   };
   std::vector<Case> cases = {
-      {"$DB/users/create", "{bad", 400, "invalid JSON payload: syntax error at byte 2"},
+      {"$DB/users/create", "{bad", 400, "invalid JSON payload: object key (a string) expected at byte 1"},
       {"$DB/users/create", "[1]", 400, "payload must be a JSON object"},
       {"$DB/users/create", std::string(3000, ' '), 413, "payload too large: 3000 bytes (max 2048)"},
       {"$DB/users/create", "{\"a\":\"\xc3\x28\"}", 400, "invalid JSON payload: not valid UTF-8"},
       {"$DB/users/create", "{\"a\":" + std::string(70, '[') + std::string(70, ']') + "}", 400,
-       "invalid JSON payload: nesting deeper than 64 levels"},
+       "invalid JSON payload: nesting deeper than 64 levels at byte 68"},
       {"$DB/users/create", R"({"id":"keep"})", 409, "already exists: users/keep"},
       {"$DB/users/create", R"({"id":"a+b"})", 400, "invalid id: must not contain '/', '+', '#' or NUL"},
       {"$DB/users/create", R"({"ttl_secs":"soon"})", 400, "ttl_secs must be an integer between 1 and 3153600000"},
