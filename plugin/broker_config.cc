@@ -30,6 +30,19 @@ bool ConfigHasOtherAcl(const std::string& text, const std::string& own_plugin_pa
   return false;
 }
 
+bool ConfigHasPerListenerSettings(const std::string& text) {
+  std::istringstream in(text);
+  std::string line;
+  bool on = false;  // the last occurrence wins, as in Mosquitto's parser
+  while (std::getline(in, line)) {
+    std::istringstream words(line);
+    std::string key, value;
+    words >> key >> value;
+    if (key == "per_listener_settings") on = value == "true";
+  }
+  return on;
+}
+
 BrokerConfigHints DetectBrokerConfig(const std::string& own_plugin_path) {
   BrokerConfigHints hints;
   std::ifstream cmd("/proc/self/cmdline", std::ios::binary);
@@ -51,6 +64,7 @@ BrokerConfigHints DetectBrokerConfig(const std::string& own_plugin_path) {
   text << conf.rdbuf();
   hints.found = true;
   hints.other_acl = ConfigHasOtherAcl(text.str(), own_plugin_path);
+  hints.per_listener_settings = ConfigHasPerListenerSettings(text.str());
   return hints;
 }
 

@@ -11,6 +11,7 @@ namespace mqdb {
 struct BrokerConfigHints {
   bool found = false;          // the configuration file could be read
   bool other_acl = false;      // acl_file, another plugin, or an include_dir (which may hold either)
+  bool per_listener_settings = false;  // per_listener_settings true: no TICK events in 2.0.11
   std::string config_path;
 };
 
@@ -18,5 +19,6 @@ struct BrokerConfigHints {
 BrokerConfigHints DetectBrokerConfig(const std::string& own_plugin_path);
 // The same analysis on given configuration text (for tests).
 bool ConfigHasOtherAcl(const std::string& text, const std::string& own_plugin_path);
+bool ConfigHasPerListenerSettings(const std::string& text);
 
 }  // namespace mqdb

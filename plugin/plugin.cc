@@ -280,7 +280,14 @@ MQDB_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t* id, void** userdata
     }
     auto service = mqdb::Service::Open(config.value());
     if (!service.ok()) {
-      mosquitto_log_printf(MOSQ_LOG_ERR, "mqdb: %s", service.status().message().c_str());
+      std::string why = service.status().message();
+      if (why.find("ermission denied") != std::string::npos) {
+        // The most common first-run failure: started as root, Mosquitto has already switched to its
+        // `user` (default mosquitto) when plugins are initialised.
+        why += "; Mosquitto switches to its `user` (default mosquitto) before loading plugins: give that user "
+               "write access to plugin_opt_db_path, or point db_path at a directory it owns";
+      }
+      mosquitto_log_printf(MOSQ_LOG_ERR, "mqdb: %s", why.c_str());
       return MOSQ_ERR_UNKNOWN;
     }
     auto ctx = std::make_unique<Context>();
@@ -299,9 +306,18 @@ MQDB_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t* id, void** userdata
       ctx->service->store().syncer().SetOnSynced(
           [raw] { raw->doorbell.Ring(raw->service->store().syncer().SyncedTicket()); });
     }
+    mqdb::BrokerConfigHints hints = mqdb::DetectBrokerConfig(PluginPath());
+    if (hints.per_listener_settings) {
+      // 2.0.11 never fires MOSQ_EVT_TICK then: no fsync releases, no outbox retries, no TTL sweep,
+      // no $SYS. Refusing is better than a database that silently stops its background work.
+      mosquitto_log_printf(MOSQ_LOG_ERR, "mqdb: %s sets per_listener_settings true, under which Mosquitto 2.0.11 "
+                                         "never runs the plugin's periodic work (outbox retries, TTL sweeps, "
+                                         "$SYS, immediate durability): set per_listener_settings false",
+                           hints.config_path.c_str());
+      return MOSQ_ERR_INVAL;
+    }
     bool defer = config->acl_fallback == mqdb::Config::AclFallback::kDefer;
     if (config->acl_fallback == mqdb::Config::AclFallback::kAuto) {
-      mqdb::BrokerConfigHints hints = mqdb::DetectBrokerConfig(PluginPath());
       defer = hints.other_acl;
       if (!hints.found) {
         mosquitto_log_printf(MOSQ_LOG_WARNING, "mqdb: cannot read the broker configuration to detect acl_file; "

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "storage/names.h"
+#include "storage/schema.h"
 
 namespace mqdb {
 
@@ -82,6 +83,7 @@ Result<Schema> ParseSchema(const cJSON* payload) {
       spec.required = cJSON_IsTrue(req);
     }
     if (const cJSON* def = cJSON_GetObjectItemCaseSensitive(f, "default")) spec.default_value = Clone(def);
+    if (Status s = CheckDefault(spec); !s.ok()) return s;
     schema.fields.push_back(std::move(spec));
   }
   return schema;

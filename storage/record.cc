@@ -1,5 +1,7 @@
 #include "storage/record.h"
 
+#include "storage/split.h"
+
 #include "storage/names.h"
 
 namespace mqdb {
@@ -159,6 +161,10 @@ Result<std::vector<std::string>> ParseFieldList(const cJSON* value, const char* 
     if (!cJSON_IsString(c) || c->valuestring[0] == '\0') {
       return Status::BadRequest(std::string(what) + " must be an array of field names");
     }
+    std::string_view name = c->valuestring;
+    if (name.front() == '.' || name.back() == '.' || name.find("..") != std::string_view::npos) {
+      return Status::BadRequest(std::string("invalid field path in ") + what + ": " + c->valuestring);
+    }
     out.emplace_back(c->valuestring);
   }
   if (out.size() > 256) return Status::BadRequest(std::string(what) + ": at most 256 fields");
@@ -191,9 +197,40 @@ Json Project(const cJSON* record, const std::vector<std::string>& fields) {
   }
   for (const auto& f : fields) {
     if (f == "id") continue;
-    const cJSON* v = cJSON_GetObjectItemCaseSensitive(record, f.c_str());
-    if (v && !cJSON_GetObjectItemCaseSensitive(out.get(), f.c_str())) {
-      cJSON_AddItemToObject(out.get(), f.c_str(), cJSON_Duplicate(v, true));
+    // A dotted path keeps the nesting: ["o.c"] of {"o":{"c":1,"d":2}} is {"o":{"c":1}}. A field that
+    // is already in the result (listed twice, or inside an object listed whole) is not added again.
+    if (f.find('.') != std::string::npos) {
+      bool found = true;
+      const cJSON* at = record;
+      ForEachPart(f, '.', [&](std::string_view part) {
+        at = found && cJSON_IsObject(at) ? cJSON_GetObjectItemCaseSensitive(at, std::string(part).c_str()) : nullptr;
+        found = at != nullptr;
+      });
+      if (!found) continue;  // nothing to keep: no empty parent objects either
+    }
+    const cJSON* from = record;
+    cJSON* into = out.get();
+    size_t start = 0;
+    while (from && into) {
+      const size_t dot = f.find('.', start);
+      const std::string part = f.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+      const cJSON* v = cJSON_IsObject(from) ? cJSON_GetObjectItemCaseSensitive(from, part.c_str()) : nullptr;
+      if (!v) break;
+      cJSON* have = cJSON_GetObjectItemCaseSensitive(into, part.c_str());
+      if (dot == std::string::npos) {
+        if (!have) cJSON_AddItemToObject(into, part.c_str(), cJSON_Duplicate(v, true));
+        break;
+      }
+      if (!cJSON_IsObject(v)) break;
+      if (!have) {
+        have = cJSON_CreateObject();
+        cJSON_AddItemToObject(into, part.c_str(), have);
+      } else if (!cJSON_IsObject(have)) {
+        break;
+      }
+      from = v;
+      into = have;
+      start = dot + 1;
     }
   }
   return out;

@@ -58,10 +58,11 @@ Status CheckVersion(const cJSON* record, std::optional<int64_t> expected, const 
 std::optional<int64_t> ExpiresAt(const cJSON* record);
 bool IsExpired(const cJSON* record, int64_t now_ms);
 
-// `id` plus the listed fields that exist (dotted paths are not expanded: projection is top-level).
+// `id` plus the listed fields that exist; a dotted path ("address.city") keeps only that nested field,
+// inside its objects (PROTOCOL.md §3: dotted paths reach into nested objects).
 Json Project(const cJSON* record, const std::vector<std::string>& fields);
 
-// Parses a projection list: an array of 1..256 non-empty strings.
+// Parses a projection list: an array of up to 256 field names or dotted paths (no empty part).
 Result<std::vector<std::string>> ParseFieldList(const cJSON* value, const char* what);
 
 }  // namespace mqdb

@@ -30,6 +30,22 @@ bool HasType(const cJSON* v, FieldType t) {
 
 }  // namespace
 
+Status CheckDefault(const FieldSpec& f) {
+  const cJSON* def = f.default_value.get();
+  if (!def) return Status::Ok();
+  if (cJSON_IsNull(def)) {
+    if (f.required && f.type != FieldType::kNull) {
+      return Status::BadRequest("schema field " + f.name + ": default null but the field is required");
+    }
+    return Status::Ok();
+  }
+  if (!HasType(def, f.type)) {
+    return Status::BadRequest("schema field " + f.name + ": default must be " + FieldTypeName(f.type) + " (got " +
+                              TypeOf(def) + ")");
+  }
+  return Status::Ok();
+}
+
 void ApplyDefaults(const Schema& schema, cJSON* record) {
   for (const auto& f : schema.fields) {
     if (f.default_value && !cJSON_GetObjectItemCaseSensitive(record, f.name.c_str())) {

@@ -14,4 +14,9 @@ void ApplyDefaults(const Schema& schema, cJSON* record);
 
 Status ValidateAgainstSchema(const std::string& entity, const Schema& schema, const cJSON* record);
 
+// Whether a field's schema default would pass its own type check, so that a schema whose default
+// would turn every create that omits the field into a 400 is refused when it is set. 400 naming the
+// field, the type and what the default is.
+Status CheckDefault(const FieldSpec& field);
+
 }  // namespace mqdb

@@ -1,5 +1,11 @@
 #include "storage/store.h"
 
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <rocksdb/cache.h>
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/convenience.h>
@@ -166,10 +172,27 @@ std::optional<std::optional<std::string>> Batch::Staged(const std::string& key) 
   return std::optional<std::string>();
 }
 
+namespace {
+
+// "/abs/path (as user NAME)": a relative db_path is resolved against the process's working directory,
+// and the process may have switched users since it was started, so both are named.
+std::string WhereAndWho(const std::string& path) {
+  std::error_code ec;
+  std::string abs = std::filesystem::absolute(path, ec).lexically_normal().string();
+  if (ec) abs = path;
+  const struct passwd* pw = getpwuid(geteuid());
+  return abs + " (as user " + (pw && pw->pw_name ? std::string(pw->pw_name) : "uid " + std::to_string(geteuid())) + ")";
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   std::error_code ec;
   std::filesystem::create_directories(options.path, ec);
-  if (ec) return Status::Internal("cannot create db_path " + options.path + ": " + ec.message());
+  if (ec) return Status::Internal("cannot create db_path " + WhereAndWho(options.path) + ": " + ec.message());
+  if (access(options.path.c_str(), R_OK | W_OK | X_OK) != 0) {
+    return Status::Internal("cannot open db_path " + WhereAndWho(options.path) + ": " + std::strerror(errno));
+  }
 
   auto filter = std::make_unique<ExpiryFilter>(options.expiring_prefixes);
   rocksdb::DB* raw = nullptr;
@@ -180,7 +203,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
       return Status::Unavailable("database at " + options.path +
                                  " is already in use by another process (its LOCK file is held)");
     }
-    return Status::Internal("cannot open database at " + options.path + ": " + text);
+    return Status::Internal("cannot open database at " + WhereAndWho(options.path) + ": " + text);
   }
   std::unique_ptr<Store> store(new Store(options, raw));
   store->expiry_filter_ = std::move(filter);

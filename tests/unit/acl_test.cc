@@ -107,5 +107,13 @@ TEST(BrokerConfig, DetectsOtherAclCheckers) {
   EXPECT_TRUE(ConfigHasOtherAcl("auth_plugin /x/other.so\n", own));
 }
 
+TEST(BrokerConfig, DetectsPerListenerSettings) {
+  EXPECT_FALSE(ConfigHasPerListenerSettings("listener 1883\nplugin x.so\n"));
+  EXPECT_TRUE(ConfigHasPerListenerSettings("per_listener_settings true\nlistener 1883\n"));
+  EXPECT_FALSE(ConfigHasPerListenerSettings("per_listener_settings false\n"));
+  EXPECT_FALSE(ConfigHasPerListenerSettings("# per_listener_settings true\n"));
+  EXPECT_FALSE(ConfigHasPerListenerSettings("per_listener_settings true\nper_listener_settings false\n"));
+}
+
 }  // namespace
 }  // namespace mqdb

@@ -150,5 +150,76 @@ TEST(Query, Glob) {
   EXPECT_TRUE(GlobMatch("**x", "x"));
 }
 
+// The reference: plain recursive backtracking over '*' (exponential, fine on tiny inputs).
+bool SlowGlob(std::string_view p, std::string_view t) {
+  if (p.empty()) return t.empty();
+  if (p[0] == '*') return SlowGlob(p.substr(1), t) || (!t.empty() && SlowGlob(p, t.substr(1)));
+  return !t.empty() && p[0] == t[0] && SlowGlob(p.substr(1), t.substr(1));
+}
+
+// Every pattern of up to 6 bytes over {a, b, *} against every text of up to 7 bytes over {a, b}:
+// the linear matcher agrees with backtracking everywhere (prefix, suffix, overlap and repeated-piece
+// cases included).
+TEST(Query, GlobAgreesWithBacktrackingOnEverySmallCase) {
+  auto all = [](const std::string& alphabet, size_t max_len) {
+    std::vector<std::string> out{""};
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (out[i].size() == max_len) continue;
+      for (char c : alphabet) out.push_back(out[i] + c);
+    }
+    return out;
+  };
+  const auto patterns = all("ab*", 6), texts = all("ab", 7);
+  size_t checked = 0;
+  for (const auto& p : patterns) {
+    for (const auto& t : texts) {
+      ASSERT_EQ(GlobMatch(p, t), SlowGlob(p, t)) << "pattern " << p << " text " << t;
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 100000u);
+}
+
+// The shape that made backtracking quadratic answers correctly (its time is in mqdb-bench hostile).
+TEST(Query, GlobOnThePathologicalShape) {
+  const std::string text(200000, 'a');
+  const std::string pattern = "*" + std::string(255, 'a') + "b";
+  EXPECT_FALSE(GlobMatch(pattern, text));
+  EXPECT_TRUE(GlobMatch(pattern, text + "b"));
+  EXPECT_TRUE(GlobMatch("*" + std::string(100, 'a') + "*b*", text + "xbx"));
+}
+
+TEST(Query, InAndLikeAreBounded) {
+  std::string values;
+  for (size_t i = 0; i < kMaxInValues; ++i) values += (i ? "," : "") + std::to_string(i);
+  Parse(R"({"filters":[{"field":"v","op":"in","value":[)" + values + "]}]}");
+  EXPECT_EQ(Error(R"({"filters":[{"field":"v","op":"in","value":[)" + values + ",1001]}]}"),
+            "too many values for in (max 1000): v");
+  Parse(R"({"filters":[{"field":"v","op":"like","value":")" + std::string(kMaxLikePattern, '*') + R"("}]})");
+  EXPECT_EQ(Error(R"({"filters":[{"field":"v","op":"like","value":")" + std::string(kMaxLikePattern + 1, 'a') + R"("}]})"),
+            "like pattern longer than 256 bytes: v");
+}
+
+// `in` looks its values up by type (sorted at parse time): the same answers as comparing each.
+TEST(Query, InMatchesByTypeAndValue) {
+  const std::string in = R"({"field":"v","op":"in","value":[3,"3",true,[1,2],{"k":1},null,-0.5,"b"]})";
+  EXPECT_TRUE(Match(in, R"({"v":3})"));
+  EXPECT_TRUE(Match(in, R"({"v":3.0})"));
+  EXPECT_TRUE(Match(in, R"({"v":"3"})"));
+  EXPECT_TRUE(Match(in, R"({"v":"b"})"));
+  EXPECT_TRUE(Match(in, R"({"v":true})"));
+  EXPECT_TRUE(Match(in, R"({"v":-0.5})"));
+  EXPECT_TRUE(Match(in, R"({"v":[1,2]})"));
+  EXPECT_TRUE(Match(in, R"({"v":{"k":1}})"));
+  EXPECT_FALSE(Match(in, R"({"v":false})"));
+  EXPECT_FALSE(Match(in, R"({"v":4})"));
+  EXPECT_FALSE(Match(in, R"({"v":"a"})"));
+  EXPECT_FALSE(Match(in, R"({"v":[2,1]})"));
+  EXPECT_FALSE(Match(in, R"({"v":null})")) << "null matches is_null only";
+  EXPECT_FALSE(Match(in, R"({})"));
+  EXPECT_TRUE(Match(R"({"field":"v","op":"in","value":[9007199254740993]})", R"({"v":9007199254740992})"))
+      << "both are the same double";
+}
+
 }  // namespace
 }  // namespace mqdb

@@ -85,5 +85,22 @@ TEST(Record, ProjectionKeepsIdAndExistingFields) {
   EXPECT_EQ(Print(Project(rec.get(), {"b", "missing", "_version"}).get()), R"({"id":"x","b":2,"_version":1})");
 }
 
+// Dotted paths in a projection keep the nesting of the record, as filters and sort read them.
+TEST(Record, ProjectionFollowsDottedPaths) {
+  Json rec = J(R"({"id":"r","o":{"c":1,"d":2,"n":{"x":true,"y":false}},"s":"t","arr":[1]})");
+  EXPECT_EQ(Print(Project(rec.get(), {"o.c"}).get()), R"({"id":"r","o":{"c":1}})");
+  EXPECT_EQ(Print(Project(rec.get(), {"o.c", "o.n.y", "s"}).get()), R"({"id":"r","o":{"c":1,"n":{"y":false}},"s":"t"})");
+  EXPECT_EQ(Print(Project(rec.get(), {"o", "o.c"}).get()), R"({"id":"r","o":{"c":1,"d":2,"n":{"x":true,"y":false}}})")
+      << "a field inside an object listed whole is not added twice";
+  EXPECT_EQ(Print(Project(rec.get(), {"o.c", "o"}).get()), R"({"id":"r","o":{"c":1}})")
+      << "the first listing of a name decides";
+  EXPECT_EQ(Print(Project(rec.get(), {"o.missing", "s.x", "arr.0", "nope.x"}).get()), R"({"id":"r"})");
+  for (const char* bad : {R"({"projection":["a..b"]})", R"({"projection":[".a"]})", R"({"projection":["a."]})"}) {
+    auto r = ParseReadProjection(J(bad).get());
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().message().rfind("invalid field path in projection: ", 0), 0u) << r.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace mqdb

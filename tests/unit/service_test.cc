@@ -397,5 +397,194 @@ TEST_F(ServiceTest, PumpPublishesOneEventPerWriteInOrder) {
   }
 }
 
+// PROTOCOL.md §1, idempotent retry: only the same client id, username, correlation, topic and payload
+// bytes make a retry. Clients that count correlation data from 1 on every connection (or use a
+// constant) get every request executed.
+TEST_F(ServiceTest, ReusedCorrelationDataNeverReturnsAStaleAnswer) {
+  auto d1 = svc_->Handle({"$DB/docs/create", R"({"id":"d1"})", "cl", "alice", "1", 1});
+  auto d2 = svc_->Handle({"$DB/docs/create", R"({"id":"d2"})", "cl", "alice", "1", 1});
+  ASSERT_TRUE(d1.status.ok());
+  ASSERT_TRUE(d2.status.ok()) << Text(d2);
+  EXPECT_NE(Text(d2).find("\"d2\""), std::string::npos) << Text(d2);
+  EXPECT_EQ(svc_->store().EntityCount("docs"), 2);
+  auto read = svc_->Handle({"$DB/docs/d2", "", "cl", "alice", "1", 1});
+  EXPECT_NE(Text(read).find("\"id\":\"d2\""), std::string::npos) << "a read with the same correlation reads: " << Text(read);
+  auto del = svc_->Handle({"$DB/docs/d1/delete", "", "cl", "alice", "1", 1});
+  EXPECT_EQ(Text(del), R"({"status":"ok","data":{"id":"d1","deleted":true}})");
+  auto list = svc_->Handle({"$DB/docs/list", "{}", "cl", "alice", "1", 1});
+  EXPECT_EQ(Text(list).rfind(R"({"status":"ok","data":[)", 0), 0u) << "a list gets a list: " << Text(list);
+  EXPECT_EQ(svc_->store().EntityCount("docs"), 1);
+  // request_id (MQTT 3.1.1 clients) follows the same rule.
+  auto r1 = svc_->Handle({"$DB/docs/create", R"({"id":"r1","request_id":"x"})", "cl", "alice", "", 1});
+  auto r2 = svc_->Handle({"$DB/docs/create", R"({"id":"r2","request_id":"x"})", "cl", "alice", "", 1});
+  ASSERT_TRUE(r1.status.ok());
+  ASSERT_TRUE(r2.status.ok()) << Text(r2);
+  EXPECT_EQ(svc_->store().EntityCount("docs"), 3);
+  // The same bytes again are a retry: executed once.
+  auto again = svc_->Handle({"$DB/docs/create", R"({"id":"r2","request_id":"x"})", "cl", "alice", "", 1});
+  EXPECT_EQ(Text(again), Text(r2));
+  EXPECT_EQ(Sys("dedup/hits"), "1");
+}
+
+// A stored response is never sent to a different username, even with the victim's client id and
+// correlation data: the thief's request executes as its own request.
+TEST_F(ServiceTest, AStoredResponseIsNeverSentToAnotherUser) {
+  auto victim = svc_->Handle({"$DB/secrets/create", R"({"id":"s1","pin":"1234"})", "victim", "alice", "7", 1});
+  ASSERT_TRUE(victim.status.ok());
+  auto thief = svc_->Handle({"$DB/secrets/create", R"({"id":"s1","pin":"1234"})", "victim", "mallory", "7", 1});
+  EXPECT_EQ(thief.status.code(), 409) << "executed, not replayed: " << Text(thief);
+  EXPECT_EQ(Text(thief).find("1234"), std::string::npos);
+  auto anon = svc_->Handle({"$DB/secrets/create", R"({"id":"s1","pin":"1234"})", "victim", "", "7", 1});
+  EXPECT_EQ(anon.status.code(), 409);
+  EXPECT_EQ(Sys("dedup/hits"), "0");
+}
+
+// A QoS 2 PUBLISH retransmitted with DUP reaches the plugin twice (Mosquitto 2.0.11): executed once
+// and answered once while the first answer can still reach the client; a clean session that
+// reconnected lost its queue and is answered again.
+TEST_F(ServiceTest, AQos2RepeatIsExecutedOnceAndAnsweredOnce) {
+  Service::Request req{"$DB/orders/create", R"({"total":5})", "q2", "", "c-1", 2, true};
+  auto first = svc_->Handle(req);
+  ASSERT_TRUE(first.status.ok());
+  EXPECT_FALSE(first.already_answered);
+  auto dup = svc_->Handle(req);
+  EXPECT_TRUE(dup.respond);
+  EXPECT_TRUE(dup.already_answered) << "same connection: not answered again";
+  EXPECT_EQ(svc_->store().EntityCount("orders"), 1);
+  // Without correlation data the content identifies it (10 s), with the same outcome.
+  Service::Request bare{"$DB/orders/create", R"({"total":6})", "q2", "", "", 2, true};
+  ASSERT_TRUE(svc_->Handle(bare).status.ok());
+  EXPECT_TRUE(svc_->Handle(bare).already_answered);
+  EXPECT_EQ(svc_->store().EntityCount("orders"), 2);
+  // The clean session disconnects and reconnects: its queued answer died with it, so the repeat is
+  // answered (from the stored response, not executed).
+  svc_->ClientGone("q2", true);
+  auto after = svc_->Handle(req);
+  EXPECT_FALSE(after.already_answered);
+  EXPECT_EQ(*after.envelope, Text(first));
+  // A persistent session keeps its queued answer across the reconnect: not answered again.
+  Service::Request persistent{"$DB/orders/create", R"({"total":7})", "q2p", "", "c-9", 2, false};
+  ASSERT_TRUE(svc_->Handle(persistent).status.ok());
+  svc_->ClientGone("q2p", false);
+  EXPECT_TRUE(svc_->Handle(persistent).already_answered);
+  EXPECT_EQ(svc_->store().EntityCount("orders"), 3);
+  // QoS 1 repeats are answered each time (at-least-once), never executed twice.
+  Service::Request q1{"$DB/orders/create", R"({"total":8})", "q1", "", "c-2", 1, true};
+  auto a = svc_->Handle(q1), b = svc_->Handle(q1);
+  EXPECT_FALSE(b.already_answered);
+  EXPECT_EQ(Text(a), Text(b));
+  EXPECT_EQ(svc_->store().EntityCount("orders"), 4);
+}
+
+// max_record_bytes holds for the record as stored, after an update's merge: 64 updates each adding
+// a big field can no longer grow one record without bound.
+TEST_F(ServiceTest, ARecordCannotOutgrowMaxRecordBytes) {
+  Config c;
+  c.store = {dir_.path() + "/big", Durability::kNone, 10};
+  c.max_payload = 1 << 20;
+  c.limits.max_record_bytes = 4096;
+  c.limits.max_response_bytes = 10000;
+  svc_.reset();
+  svc_ = std::move(Service::Open(c).value());
+  ASSERT_TRUE(Call("$DB/blobs/create", R"({"id":"b","a":")" + std::string(1500, 'x') + R"("})").status.ok());
+  ASSERT_TRUE(Call("$DB/blobs/b/update", R"({"b":")" + std::string(1500, 'y') + R"("})").status.ok());
+  auto before = Everything();
+  auto grown = Call("$DB/blobs/b/update", R"({"c":")" + std::string(1500, 'z') + R"("})");
+  EXPECT_EQ(grown.status.code(), 413);
+  EXPECT_EQ(grown.status.message().rfind("record too large: blobs/b would be ", 0), 0u) << grown.status.message();
+  EXPECT_NE(grown.status.message().find("(max_record_bytes 4096)"), std::string::npos);
+  auto created = Call("$DB/blobs/create", R"({"id":"c","a":")" + std::string(5000, 'x') + R"("})");
+  EXPECT_EQ(created.status.code(), 413);
+  EXPECT_EQ(Everything(), before) << "nothing stored, no event staged";
+  // A page over max_response_bytes is a 413 naming the limit, on every list path.
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(Call("$DB/pages/create", "{\"id\":\"p" + std::to_string(i) + "\",\"n\":" + std::to_string(i) +
+                                             ",\"a\":\"" + std::string(3000, 'x') + "\"}").status.ok());
+  }
+  for (const char* q : {"{}", R"({"filters":[{"field":"n","op":"gte","value":0}]})",
+                        R"({"sort":[{"field":"n","direction":"desc"}]})", R"({"projection":["a"]})"}) {
+    auto page = Call("$DB/pages/list", q);
+    EXPECT_EQ(page.status.code(), 413) << q;
+    EXPECT_EQ(page.status.message(), "response too large: the page would exceed 10000 bytes (max_response_bytes): "
+                                     "lower limit or use a projection") << q;
+  }
+  for (const char* q : {R"({"limit":3})", R"({"projection":["n"]})", R"({"sort":[{"field":"n"}],"limit":2})"}) {
+    EXPECT_TRUE(Call("$DB/pages/list", q).status.ok()) << q;
+  }
+}
+
+// Each of these used to be accepted (and stored something surprising, or nothing reachable).
+TEST_F(ServiceTest, HostileInputRoundTwoGetsSpecificErrorsAndStoresNothing) {
+  auto before = Everything();
+  struct Case {
+    std::string topic, payload;
+    int code;
+    std::string message;
+  };
+  std::vector<Case> cases = {
+      {"$DB/users/create", R"({"id":"ab\u0000cd"})", 400, "invalid JSON payload: \\u0000 (NUL) not allowed in strings at byte 9"},
+      {"$DB/users/create", R"({"id\u0000x":"evil"})", 400, "invalid JSON payload: \\u0000 (NUL) not allowed in strings at byte 4"},
+      {"$DB/users/create", R"({"v":"a","request_id":"r\u0000x"})", 400, "invalid JSON payload: \\u0000 (NUL) not allowed in strings at byte 24"},
+      {"$DB/users/create", R"({"v":1e400})", 400, "invalid JSON payload: number out of range (beyond IEEE double) at byte 5"},
+      {"$DB/users/create", R"({"v":0123})", 400, "invalid JSON payload: leading zero in number at byte 5"},
+      {"$DB/users/create", R"({"v":1.})", 400, "invalid JSON payload: digit expected after decimal point at byte 7"},
+      {"$DB/users/create", "\xEF\xBB\xBF{}", 400, "invalid JSON payload: byte order mark not allowed at byte 0"},
+      {"$DB/users/create", "{\"v\":\"a\x01\"}", 400, "invalid JSON payload: raw control character in string (escape it) at byte 7"},
+      {"$DB/u/create", "{}", 400, "reserved entity name: u ($DB/u/... holds the owner event topics)"},
+      {"$DB/u/x", "", 400, "reserved entity name: u ($DB/u/... holds the owner event topics)"},
+      {"$DB/users/create", R"({"id":"events"})", 400, "reserved id: events ($DB/{entity}/events is not a record's topic)"},
+      {"$DB/users/create", R"({"id":"list"})", 400, "reserved id: list ($DB/{entity}/list is not a record's topic)"},
+      {"$DB/users/create", R"({"id":"count"})", 400, "reserved id: count ($DB/{entity}/count is not a record's topic)"},
+      {"$DB/users/create", R"({"id":"create"})", 400, "reserved id: create ($DB/{entity}/create is not a record's topic)"},
+      {"$DB/users/events", "", 400, "reserved id: events ($DB/{entity}/events is not a record's topic)"},
+      {"$DB/users/list/delete", "", 400, "reserved id: list ($DB/{entity}/list is not a record's topic)"},
+      {"$DB/users/list", R"({"filters":[{"field":"v","op":"like","value":")" + std::string(257, 'a') + R"("}]})", 400,
+       "like pattern longer than 256 bytes: v"},
+      {"$DB/users/list", R"({"projection":["a..b"]})", 400, "invalid field path in projection: a..b"},
+      {"$DB/_admin/schema/users/set", R"({"fields":{"age":{"type":"number","default":"old"}}})", 400,
+       "schema field age: default must be number (got string)"},
+      {"$DB/_admin/schema/users/set", R"({"fields":{"n":{"type":"integer","default":1.5}}})", 400,
+       "schema field n: default must be integer (got number)"},
+      {"$DB/_admin/schema/users/set", R"({"fields":{"n":{"type":"string","required":true,"default":null}}})", 400,
+       "schema field n: default null but the field is required"},
+  };
+  for (const auto& c : cases) {
+    auto r = Call(c.topic, c.payload, "admin");
+    EXPECT_TRUE(r.respond) << c.topic;
+    EXPECT_EQ(r.status.code(), c.code) << c.topic << " " << c.payload.substr(0, 60);
+    EXPECT_EQ(r.status.message(), c.message) << c.topic << " " << c.payload.substr(0, 60);
+  }
+  EXPECT_EQ(Everything(), before) << "a rejected request must not change the database";
+}
+
+// Numbers keep their value on every path: stored, returned, in the event, and as a filter value.
+TEST_F(ServiceTest, NumbersKeepTheirValueEverywhere) {
+  ASSERT_TRUE(Call("$DB/nums/create",
+                   R"({"id":"n","big":9007199254740991,"frac":0.30000000000000004,"max":1.7976931348623157e308,"tiny":5e-324})")
+                  .status.ok());
+  auto upd = Call("$DB/nums/n/update", R"({"max":1.7976931348623157e308,"neg":-9007199254740991})");
+  ASSERT_TRUE(upd.status.ok());
+  const std::string text = Text(Call("$DB/nums/n", ""));
+  for (const char* want : {"\"big\":9007199254740991", "\"frac\":0.30000000000000004", "\"max\":1.7976931348623157e+308",
+                           "\"tiny\":5e-324", "\"neg\":-9007199254740991"}) {
+    EXPECT_NE(text.find(want), std::string::npos) << want << " in " << text;
+  }
+  for (const char* filter : {R"({"field":"big","op":"eq","value":9007199254740991})",
+                             R"({"field":"frac","op":"eq","value":0.30000000000000004})",
+                             R"({"field":"max","op":"gte","value":1.7976931348623157e308})",
+                             R"({"field":"neg","op":"in","value":[-9007199254740991]})"}) {
+    auto n = Call("$DB/nums/count", std::string(R"({"filters":[)") + filter + "]}");
+    EXPECT_EQ(Text(n), R"({"status":"ok","data":{"count":1}})") << filter;
+  }
+  auto miss = Call("$DB/nums/count", R"({"filters":[{"field":"frac","op":"eq","value":0.3}]})");
+  EXPECT_EQ(Text(miss), R"({"status":"ok","data":{"count":0}})") << "0.3 is another number";
+  // The events carry the same text.
+  test::FaultSink sink;
+  svc_->Pump({&sink});
+  ASSERT_GE(sink.delivered.size(), 2u);
+  EXPECT_NE(sink.delivered[0].payload.find("\"big\":9007199254740991"), std::string::npos) << sink.delivered[0].payload;
+  EXPECT_NE(sink.delivered[1].payload.find("\"max\":1.7976931348623157e+308"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace mqdb
