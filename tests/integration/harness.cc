@@ -125,13 +125,15 @@ std::string Broker::ReplaceDir(std::string text) const {
 
 void Broker::WriteConf() {
   std::ofstream conf(conf_path());
-  conf << "listener " << port_ << " 127.0.0.1\n"
+  conf << prelude_ << "\n"
+       << "listener " << port_ << " 127.0.0.1\n"
        << "allow_anonymous true\n"
        << "set_tcp_nodelay true\n"
        << "user root\n"  // ignored unless started as root; keeps the temp dir writable then
        << "log_type all\n"
-       << ReplaceDir(extra_conf_) << "\n"
-       << "plugin " << MQDB_PLUGIN_PATH << "\n"
+       << ReplaceDir(extra_conf_) << "\n";
+  if (!plugin_) return;
+  conf << "plugin " << MQDB_PLUGIN_PATH << "\n"
        << "plugin_opt_db_path " << data_dir_ << "\n";
   for (const auto& o : plugin_opts_) conf << "plugin_opt_" << o << "\n";
 }

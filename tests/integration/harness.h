@@ -35,6 +35,11 @@ class Broker {
   // Waits for the process to exit by itself; returns its exit status (or -1 on timeout).
   int WaitExit(std::chrono::milliseconds limit = 10s);
 
+  // Starts the next time without the plugin: a stock Mosquitto (a bridge's other end, say).
+  void WithoutPlugin() { plugin_ = false; }
+  // Lines written before everything else (options Mosquitto wants first, like per_listener_settings).
+  void SetPrelude(std::string lines) { prelude_ = std::move(lines); }
+
   int port() const { return port_; }
   std::string uri() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
   const std::string& dir() const { return dir_; }
@@ -52,6 +57,8 @@ class Broker {
   int port_ = 0;
   pid_t pid_ = -1;
   bool owns_dir_ = true;
+  bool plugin_ = true;
+  std::string prelude_;
 };
 
 // A decoded incoming message.
