@@ -321,6 +321,23 @@ size_t FindLinear(std::string_view hay, std::string_view needle, size_t from, st
 
 }  // namespace
 
+std::vector<const cJSON*> SortValues(const std::vector<SortKey>& keys, const cJSON* record) {
+  std::vector<const cJSON*> values;
+  values.reserve(keys.size() + 1);
+  for (const auto& k : keys) values.push_back(Lookup(record, k.path));
+  values.push_back(cJSON_GetObjectItemCaseSensitive(record, "id"));
+  return values;
+}
+
+bool SortValuesBefore(const std::vector<SortKey>& keys, const std::vector<const cJSON*>& a,
+                      const std::vector<const cJSON*>& b) {
+  for (size_t i = 0; i < keys.size(); ++i) {
+    int c = CompareForSort(a[i], b[i]);
+    if (c != 0) return keys[i].descending ? c > 0 : c < 0;
+  }
+  return CompareForSort(a[keys.size()], b[keys.size()]) < 0;
+}
+
 bool GlobMatch(std::string_view p, std::string_view t) {
   const size_t first_star = p.find('*');
   if (first_star == std::string_view::npos) return p == t;

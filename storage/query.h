@@ -77,6 +77,13 @@ bool Matches(const std::vector<Filter>& filters, const cJSON* record);
 // Strict weak ordering for sorting records by `keys`, ties broken by id ascending.
 bool SortsBefore(const std::vector<SortKey>& keys, const cJSON* a, const cJSON* b);
 
+// The same order on values looked up once per record: SortValues gives the value of each key (null
+// when missing) and then the id; SortValuesBefore compares two such lists as SortsBefore compares
+// the records. The pointers stay valid as long as the record.
+std::vector<const cJSON*> SortValues(const std::vector<SortKey>& keys, const cJSON* record);
+bool SortValuesBefore(const std::vector<SortKey>& keys, const std::vector<const cJSON*>& a,
+                      const std::vector<const cJSON*>& b);
+
 // Anchored glob where '*' matches any run of bytes and every other byte matches itself. Time is
 // linear in pattern + text: the literal pieces between stars are found left to right with
 // Knuth-Morris-Pratt, and the leftmost occurrence of each is always the right choice for '*'-only

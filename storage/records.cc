@@ -680,27 +680,65 @@ Result<Outcome> Records::List(const std::string& entity, const cJSON* payload, c
   size_t skipped = 0, page_bytes = 0;
   bool too_large = false;
   std::vector<Json> hits;
-  Status s = Matching(entity, q.value(), now_ms_(), true, [&](Json rec, std::string_view text) {
-    if (!sorted) {  // matches arrive in id order, which is already the required order: stop early
+  size_t begin = 0, end = 0;
+  if (sorted) {
+    // Each match's sort values are looked up once (not at every comparison), the positions are
+    // sorted instead of the records, and whole records go out as their stored bytes rather than
+    // printed again: a sorted page of 10,000 records took 102 ms of broker thread before, most of it
+    // in comparisons' lookups and in printing 6 MB from parsed trees.
+    struct Hit {
+      Json rec;
+      size_t text_at, text_size;  // the stored bytes in `texts`, for whole records only
+      std::vector<const cJSON*> keys;
+    };
+    std::vector<Hit> matched;
+    std::string texts;  // every match's stored bytes, back to back: one buffer, not one per record
+    Status s = Matching(entity, q.value(), now_ms_(), true, [&](Json rec, std::string_view text) {
+      Hit h{std::move(rec), texts.size(), whole ? text.size() : 0, {}};
+      if (whole) texts.append(text);
+      h.keys = SortValues(q->sort, h.rec.get());
+      matched.push_back(std::move(h));
+      return true;
+    });
+    if (!s.ok()) return s;
+    std::vector<size_t> order(matched.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    const size_t upto = std::min(want, matched.size());
+    auto before = [&](size_t x, size_t y) { return SortValuesBefore(q->sort, matched[x].keys, matched[y].keys); };
+    if (upto * 2 >= order.size()) {
+      std::sort(order.begin(), order.end(), before);  // most of them wanted: a full sort beats heap selection
+    } else {
+      std::partial_sort(order.begin(), order.begin() + static_cast<long>(upto), order.end(), before);
+    }
+    begin = std::min(static_cast<size_t>(q->offset), upto);
+    end = upto;
+    if (whole) {
+      Page page(0, static_cast<int64_t>(end - begin), limits_.max_response_bytes);
+      for (size_t i = begin; i < end; ++i) {
+        const Hit& h = matched[order[i]];
+        if (!page.Add(std::string_view(texts).substr(h.text_at, h.text_size))) break;  // full, or too large
+      }
+      if (page.too_large()) return ResponseTooLarge(limits_.max_response_bytes);
+      Outcome out;
+      out.data = page.Release();
+      return out;
+    }
+    for (size_t i = begin; i < end; ++i) hits.push_back(std::move(matched[order[i]].rec));
+    begin = 0;
+    end = hits.size();
+  } else {
+    Status s = Matching(entity, q.value(), now_ms_(), true, [&](Json rec, std::string_view text) {
+      // Matches arrive in id order, which is already the required order: stop early.
       if (skipped < static_cast<size_t>(q->offset)) { ++skipped; return true; }
       if (q->limit == 0) return false;
       // Whole records go out at their stored size: stop as soon as the page is over the limit.
       if (whole && (page_bytes += text.size() + 1) > limits_.max_response_bytes) { too_large = true; return false; }
       hits.push_back(std::move(rec));
       return hits.size() < static_cast<size_t>(q->limit);
-    }
-    hits.push_back(std::move(rec));
-    return true;
-  });
-  if (!s.ok()) return s;
-  if (too_large) return ResponseTooLarge(limits_.max_response_bytes);
-  size_t begin = 0, end = hits.size();
-  if (sorted) {
-    auto less = [&](const Json& a, const Json& b) { return SortsBefore(q->sort, a.get(), b.get()); };
-    size_t upto = std::min(want, hits.size());
-    std::partial_sort(hits.begin(), hits.begin() + static_cast<long>(upto), hits.end(), less);
-    begin = std::min(static_cast<size_t>(q->offset), upto);
-    end = upto;
+    });
+    if (!s.ok()) return s;
+    if (too_large) return ResponseTooLarge(limits_.max_response_bytes);
+    end = hits.size();
   }
   Outcome out;
   out.data = NewArray();

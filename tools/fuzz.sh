@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer target (clang, ASan + UBSan) in ./build-fuzz and fuzzes the request path for
-# FUZZ_SECONDS (default 60), starting from tests/fuzz/corpus. New inputs and crash artifacts go to a
+# FUZZ_SECONDS (default 60), starting from tests/fuzz/corpus with the tokens of tests/fuzz/request.dict. New inputs and crash artifacts go to a
 # temporary folder (printed); a crash fails the run. Add a crash input to tests/fuzz/corpus once fixed:
 # it then becomes a regression test (FuzzCorpus.Replay, and the seeds of every later run).
 set -euo pipefail
@@ -13,7 +13,7 @@ mkdir -p "$work/corpus" "$work/artifacts"
 cp "$root"/tests/fuzz/corpus/* "$work/corpus/"
 echo "fuzzing for ${FUZZ_SECONDS:-60} s; new inputs and artifacts in $work"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  build-fuzz/mqdb_request_fuzzer "$work/corpus" -max_total_time="${FUZZ_SECONDS:-60}" -max_len=4096 \
+  build-fuzz/mqdb_request_fuzzer "$work/corpus" -dict="$root/tests/fuzz/request.dict" -max_total_time="${FUZZ_SECONDS:-60}" -max_len=4096 \
   -artifact_prefix="$work/artifacts/" -print_final_stats=1 2>&1 | tee "$work/fuzz.log" | grep -E "(INITED|DONE) |ERROR|SUMMARY|stat::number_of_executed_units|Done " || true
 status=${PIPESTATUS[0]}
 if [ "$status" -ne 0 ] || ls "$work/artifacts/"* >/dev/null 2>&1; then

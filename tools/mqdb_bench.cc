@@ -62,6 +62,7 @@ void Usage() {
       "  --host H            broker address (127.0.0.1)\n"
       "  --port P            broker port (1883)\n"
       "  --workload W        echo|echo-record|echo-busy|insert|get|update|delete|list|ilist|mixed|changefeed|unique|cascade|\n"
+      "                      hostile|\n"
       "                      suite|all,\n"
       "                      or a comma-separated list of them (suite). suite = insert, get, update, delete,\n"
       "                      list, ilist, mixed, with an echo run before and after each;\n"
@@ -72,7 +73,13 @@ void Usage() {
       "                      echo-busy: echo that holds the broker thread --busy-us first: the best a request\n"
       "                      costing the plugin that much broker-thread time can reach on this machine\n"
       "                      queue: each client uses its own entity as a queue, in turn creating a record\n"
+      "                      hostile: the hostile-input corpus (huge in/like, record growth, oversized pages,\n"
+      "                      deep nesting, NUL, ...) once, in turn: the longest round trip and, with\n"
+      "                      --broker-pid, the broker's RSS before and after\n"
       "                      (ids in time order), deleting the oldest (10 stay) and listing the first 10\n"
+      "                      hostile: the hostile-input corpus (huge in/like, record growth, oversized pages,\n"
+      "                      deep nesting, NUL, ...) once, in turn: the longest round trip and, with\n"
+      "                      --broker-pid, the broker's RSS before and after\n"
       "  --duration S        seconds per workload (5)\n"
       "  --concurrency N     clients, one connection and thread each (1)\n"
       "  --pipeline N        requests in flight per client (1)\n"
@@ -608,6 +615,138 @@ void ChargeBrokerCpu(const Options& o, const BrokerCpu& before, Result& r) {
   if (before.process_us >= 0 && after.process_us >= 0) r.process_us = (after.process_us - before.process_us) / n;
 }
 
+// The broker's resident memory in KiB (/proc/PID/status VmRSS), -1 when unknown.
+long BrokerRssKb(int pid) {
+  if (pid <= 0) return -1;
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+  }
+  return -1;
+}
+
+// hostile: the hostile-input corpus of PROTOCOL.md §1 ("Bounded work"), three times, each request in turn
+// on one connection, after --seed records: the largest `in` and `like` allowed and far larger ones,
+// a record grown past max_record_bytes, a page over max_response_bytes, 10,000-record pages, deep
+// nesting, NUL, out-of-range numbers, a 4 MiB payload. Reports the longest round trip and (with
+// --broker-pid) the longest broker-thread CPU time of one request, with their names, and the
+// broker's RSS after the setup writes and after each pass (a leak grows it pass after pass; bounded
+// caches fill once).
+Result Hostile(const Options& o) {
+  Result r;
+  r.workload = "hostile";
+  r.concurrency = 1;
+  r.pipeline = 1;
+  Options so = o;
+  so.pipeline = 1;
+  Conn c(so, "bench-hostile-" + std::to_string(getpid()));
+  if (!c.ok()) {
+    std::fprintf(stderr, "cannot connect to %s:%d\n", o.host.c_str(), o.port);
+    std::exit(2);
+  }
+  const std::string base = "$DB/" + o.entity, words = "$DB/" + o.entity + "-words", big = "$DB/" + o.entity + "-big";
+  // name, (topic, payload). `setup` makes the data the corpus works on (legitimate writes: the
+  // memory they take is the database's); `corpus` is then sent three times, so that the later passes
+  // show whether hostile requests leave memory behind.
+  using Entry = std::pair<std::string, std::pair<std::string, std::string>>;
+  std::vector<Entry> setup, corpus;
+  auto add = [](std::vector<Entry>& to, const std::string& name, const std::string& topic, std::string payload) {
+    to.push_back({name, {topic, std::move(payload)}});
+  };
+  auto in_list = [](size_t n) {
+    std::string v;
+    for (size_t i = 0; i < n; ++i) v += (i ? "," : "") + std::to_string(i * 7);
+    return v;
+  };
+  add(setup, "200 KB value to match", words + "/create", R"({"w":")" + std::string(200000, 'a') + R"("})");
+  for (int i = 0; i < 20; ++i) add(setup, "900 KB record", big + "/create", "{\"b\":\"" + std::string(900000, 'b') + "\"}");
+  add(corpus, "in 1000 values (count)", base + "/count", R"({"filters":[{"field":"n","op":"in","value":[)" + in_list(1000) + "]}]}");
+  add(corpus, "in 100000 values", base + "/count", R"({"filters":[{"field":"n","op":"in","value":[)" + in_list(100000) + "]}]}");
+  add(corpus, "like 256 bytes (worst case)", words + "/count",
+      R"({"filters":[{"field":"w","op":"like","value":"*)" + std::string(254, 'a') + R"(b"}]})");
+  add(corpus, "like 100000 bytes", words + "/count", R"({"filters":[{"field":"w","op":"like","value":"*)" + std::string(100000, 'a') + R"(b"}]})");
+  add(corpus, "grow: create", words + "/create", "{}");  // a fresh id each time: the record to grow
+  for (int i = 0; i < 8; ++i) add(corpus, "grow: +200 KB field", "", "{\"f" + std::to_string(i) + "\":\"" + std::string(200000, 'x') + "\"}");
+  add(corpus, "page over max_response_bytes", big + "/list", R"({"limit":10000})");
+  add(corpus, "list 10000", base + "/list", R"({"limit":10000})");
+  add(corpus, "list 10000 sorted", base + "/list", R"({"limit":10000,"sort":[{"field":"n","direction":"desc"},{"field":"f0"}]})");
+  std::string filters;
+  for (int i = 0; i < 16; ++i) filters += std::string(i ? "," : "") + R"({"field":"f)" + std::to_string(i % 5) + R"(","op":"like","value":"*a*"})";
+  add(corpus, "count with 16 filters", base + "/count", R"({"filters":[)" + filters + "]}");
+  add(corpus, "nesting 200000 deep", base + "/create", "{\"a\":" + std::string(200000, '[') + std::string(200000, ']') + "}");
+  add(corpus, "NUL in an id", base + "/create", R"({"id":"a\u0000b"})");
+  add(corpus, "number out of range", base + "/create", R"({"v":1e400})");
+  add(corpus, "4 MiB payload", base + "/create", "{\"a\":\"" + std::string((4 << 20) - 8, 'z') + "\"}");
+  add(corpus, "dotted projection", base + "/list", R"({"limit":10000,"projection":["f0","o.c"]})");
+
+  std::string grow_id;  // the id the last "grow: create" got; "grow" updates go to it
+  auto send = [&](const Entry& e, Result& one) {
+    size_t i = 0;
+    c.Run(one, Clock::now() + std::chrono::seconds(60), [&](std::string& t, std::string& p) {
+      if (i++) return false;
+      t = e.second.first.empty() ? words + "/" + grow_id + "/update" : e.second.first;
+      p = e.second.second;
+      return true;
+    });
+    if (e.first == "grow: create" && !c.last_payloads.empty()) {
+      const std::string& reply = c.last_payloads.back();
+      size_t at = reply.find("\"id\":\"");
+      if (at != std::string::npos) grow_id = reply.substr(at + 6, reply.find('"', at + 6) - at - 6);
+    }
+  };
+  for (const auto& e : setup) {
+    Result one;
+    send(e, one);
+  }
+  const long rss_before = BrokerRssKb(o.broker_pid);
+  double longest = 0, longest_cpu = -1;
+  std::string longest_name, longest_cpu_name;
+  auto start = Clock::now();
+  std::vector<long> rss_after_pass;
+  for (int pass = 1; pass <= 3; ++pass) {
+    for (const auto& e : corpus) {
+      const std::string& name = e.first;
+      Result one;
+      const BrokerCpu cpu_before = SampleBrokerCpu(o.broker_pid);
+      c.last_payloads.clear();
+      send(e, one);
+      // The broker thread's CPU time over this one request (the client waits meanwhile, so little
+      // else runs there): what the request cost every other client of the broker.
+      const BrokerCpu cpu_after = SampleBrokerCpu(o.broker_pid);
+      const double cpu_us = cpu_before.thread_us >= 0 ? cpu_after.thread_us - cpu_before.thread_us : -1;
+      if (cpu_us > longest_cpu) longest_cpu = cpu_us, longest_cpu_name = name;
+      r.ok += one.ok;
+      r.errors += one.errors;
+      for (double us : one.latency_us) {
+        r.latency_us.push_back(us);
+        if (us > longest) longest = us, longest_name = name;
+      }
+      if (one.ok + one.errors == 0) std::fprintf(stderr, "hostile: no answer to \"%s\"\n", name.c_str());
+      else if (pass == 1) std::fprintf(stderr, "# hostile: %-30s %s  round trip %8.2f ms  broker thread %8.2f ms\n", name.c_str(),
+                                       one.ok ? "ok   " : "error", one.latency_us.empty() ? 0 : one.latency_us[0] / 1000, cpu_us / 1000);
+    }
+    rss_after_pass.push_back(BrokerRssKb(o.broker_pid));
+  }
+  r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  char note[256];
+  std::snprintf(note, sizeof note, "longest round trip %.1f ms (%s)", longest / 1000, longest_name.c_str());
+  r.note = note;
+  if (longest_cpu >= 0) {
+    std::snprintf(note, sizeof note, "; longest broker thread %.1f ms (%s)", longest_cpu / 1000, longest_cpu_name.c_str());
+    r.note += note;
+  }
+  if (rss_before > 0) {
+    std::snprintf(note, sizeof note, "; broker RSS %.1f MB after setup, after passes", rss_before / 1024.0);
+    r.note += note;
+    for (long kb : rss_after_pass) {
+      std::snprintf(note, sizeof note, " %.1f", kb / 1024.0);
+      r.note += note;
+    }
+  }
+  return r;
+}
+
 void Print(const Options& o, const std::vector<Result>& results) {
   std::vector<bool> is_echo;
   std::vector<double> rates;
@@ -685,7 +824,7 @@ int main(int argc, char** argv) {
   }
   bool seeded = false;
   for (const auto& w : plan) {
-    if (!seeded && (w == "get" || w == "update" || w == "list" || w == "ilist" || w == "mixed")) {
+    if (!seeded && (w == "get" || w == "update" || w == "list" || w == "ilist" || w == "mixed" || w == "hostile")) {
       Seed(o);
       seeded = true;
     }
@@ -693,6 +832,7 @@ int main(int argc, char** argv) {
     if (w == "changefeed") results.push_back(Changefeed(o));
     else if (w == "unique") results.push_back(Unique(o));
     else if (w == "cascade") results.push_back(Cascade(o));
+    else if (w == "hostile") results.push_back(Hostile(o));
     else results.push_back(Workload(o, w));
     ChargeBrokerCpu(o, before, results.back());
   }
