@@ -273,6 +273,23 @@ MQDB_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t* id, void** userdata
       mosquitto_log_printf(MOSQ_LOG_ERR, "mqdb: %s", config.status().message().c_str());
       return MOSQ_ERR_INVAL;
     }
+    // Refusals that need no database come before it is opened.
+    auto acl_check = reinterpret_cast<mqdb::AclCheckFn>(dlsym(RTLD_DEFAULT, "mosquitto_acl_check"));
+    if (!acl_check) {
+      mosquitto_log_printf(MOSQ_LOG_ERR, "mqdb: this broker does not export mosquitto_acl_check (Mosquitto 2.0.x "
+                                         "does): response topics could not be checked against its ACL");
+      return MOSQ_ERR_UNKNOWN;
+    }
+    mqdb::BrokerConfigHints hints = mqdb::DetectBrokerConfig(PluginPath());
+    if (hints.per_listener_settings) {
+      // 2.0.11 never fires MOSQ_EVT_TICK then: no fsync releases, no outbox retries, no TTL sweep,
+      // no $SYS. Refusing is better than a database that silently stops its background work.
+      mosquitto_log_printf(MOSQ_LOG_ERR, "mqdb: %s sets per_listener_settings true, under which Mosquitto 2.0.11 "
+                                         "never runs the plugin's periodic work (outbox retries, TTL sweeps, "
+                                         "$SYS, immediate durability): set per_listener_settings false",
+                           hints.config_path.c_str());
+      return MOSQ_ERR_INVAL;
+    }
     if (config->reuse_freed_memory) {
       // Before the database opens, so its first memtable already comes from the heap.
       mqdb::Status reuse = mqdb::ReuseFreedMemory(static_cast<size_t>(config->store.block_cache_mb) << 20);
@@ -292,12 +309,7 @@ MQDB_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t* id, void** userdata
     }
     auto ctx = std::make_unique<Context>();
     ctx->id = id;
-    ctx->acl_check = reinterpret_cast<mqdb::AclCheckFn>(dlsym(RTLD_DEFAULT, "mosquitto_acl_check"));
-    if (!ctx->acl_check) {
-      mosquitto_log_printf(MOSQ_LOG_ERR, "mqdb: this broker does not export mosquitto_acl_check (Mosquitto 2.0.x "
-                                         "does): response topics could not be checked against its ACL");
-      return MOSQ_ERR_UNKNOWN;
-    }
+    ctx->acl_check = acl_check;
     ctx->service = std::move(service.value());
     ctx->sinks.push_back(&ctx->sink);
     if (config->store.durability == mqdb::Durability::kImmediate) {
@@ -305,16 +317,6 @@ MQDB_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t* id, void** userdata
       Context* raw = ctx.get();
       ctx->service->store().syncer().SetOnSynced(
           [raw] { raw->doorbell.Ring(raw->service->store().syncer().SyncedTicket()); });
-    }
-    mqdb::BrokerConfigHints hints = mqdb::DetectBrokerConfig(PluginPath());
-    if (hints.per_listener_settings) {
-      // 2.0.11 never fires MOSQ_EVT_TICK then: no fsync releases, no outbox retries, no TTL sweep,
-      // no $SYS. Refusing is better than a database that silently stops its background work.
-      mosquitto_log_printf(MOSQ_LOG_ERR, "mqdb: %s sets per_listener_settings true, under which Mosquitto 2.0.11 "
-                                         "never runs the plugin's periodic work (outbox retries, TTL sweeps, "
-                                         "$SYS, immediate durability): set per_listener_settings false",
-                           hints.config_path.c_str());
-      return MOSQ_ERR_INVAL;
     }
     bool defer = config->acl_fallback == mqdb::Config::AclFallback::kDefer;
     if (config->acl_fallback == mqdb::Config::AclFallback::kAuto) {

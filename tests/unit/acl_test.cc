@@ -12,24 +12,6 @@ const AclSubject kAdmin{"root", true, false};
 const AclSubject kAnon{"", false, false};
 const AclSubject kCluster{"peer", false, true};
 
-// MQTT filter matching (MQTT-4.7), enough for the filters these tests use.
-bool TopicMatchesForTest(std::string filter, std::string topic) {
-  size_t f = 0, t = 0;
-  while (f < filter.size()) {
-    size_t fe = filter.find('/', f), te = topic.find('/', t);
-    std::string fl = filter.substr(f, fe == std::string::npos ? std::string::npos : fe - f);
-    if (fl == "#") return true;
-    if (t > topic.size()) return false;
-    std::string tl = topic.substr(t, te == std::string::npos ? std::string::npos : te - t);
-    if (fl != "+" && fl != tl) return false;
-    if ((fe == std::string::npos) != (te == std::string::npos)) return fe != std::string::npos && filter.substr(fe + 1) == "#";
-    if (fe == std::string::npos) return true;
-    f = fe + 1;
-    t = te + 1;
-  }
-  return false;
-}
-
 TEST(Acl, SubscribeFiltersThatCouldMatchRequestsAreRefused) {
   for (const char* f : {"$DB/#", "$DB/+", "$DB/users/+", "$DB/+/create", "$DB/+/+", "$DB/+/+/#", "$DB/users/#",
                         "$DB/users/42", "$DB/users/42/update", "$DB/_admin/#", "$DB/_health", "$DB/_sub/+/events",
@@ -70,7 +52,6 @@ TEST(Acl, NoClientPublishCanReachAnEventSubscriber) {
     for (const AclSubject* who : {&kAnon, &kUser, &kAdmin, &kCluster}) {
       EXPECT_EQ(CheckWrite(t, *who), AclVerdict::kDeny) << t << " as " << who->username;
     }
-    EXPECT_TRUE(TopicMatchesForTest("$DB/+/events/#", t) || std::string(t).rfind("$DB/u/", 0) == 0) << t;
   }
 }
 

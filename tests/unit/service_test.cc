@@ -62,6 +62,22 @@ class ServiceTest : public ::testing::Test {
     return all;
   }
 
+  // A request that must be refused with exactly this code and message.
+  struct Refusal {
+    std::string topic, payload;
+    int code;
+    std::string message;
+  };
+  void ExpectRefused(const std::vector<Refusal>& cases, const std::string& user = "") {
+    for (const auto& c : cases) {
+      auto r = Call(c.topic, c.payload, user);
+      EXPECT_TRUE(r.respond) << c.topic;
+      EXPECT_EQ(r.status.code(), c.code) << c.topic << " " << c.payload.substr(0, 60);
+      EXPECT_EQ(r.status.message(), c.message) << c.topic << " " << c.payload.substr(0, 60);
+      EXPECT_EQ(r.ticket, 0u);
+    }
+  }
+
   test::TempDir dir_;
   bool bench_echo_ = false;
   std::unique_ptr<Service> svc_;
@@ -294,12 +310,7 @@ TEST_F(ServiceTest, BusyEchoHoldsTheThreadForItsTimeThenAnswersLikeEcho) {
 TEST_F(ServiceTest, BadInputGetsSpecificErrorsAndStoresNothing) {
   ASSERT_TRUE(Call("$DB/users/create", R"({"id":"keep","v":1})").status.ok());
   auto before = Everything();
-  struct Case {
-    std::string topic, payload;
-    int code;
-    std::string message;
-  };
-  std::vector<Case> cases = {
+  ExpectRefused({
       {"$DB/users/create", "{bad", 400, "invalid JSON payload: object key (a string) expected at byte 1"},
       {"$DB/users/create", "[1]", 400, "payload must be a JSON object"},
       {"$DB/users/create", std::string(3000, ' '), 413, "payload too large: 3000 bytes (max 2048)"},
@@ -317,14 +328,7 @@ TEST_F(ServiceTest, BadInputGetsSpecificErrorsAndStoresNothing) {
       {"$DB/users/keep/frobnicate", "{}", 400, "unknown operation: frobnicate (use update or delete)"},
       {"$DB/users/create", R"({"request_id":5})", 400, "request_id must be a string"},
       {"$DB/_admin/outbox/purge", R"({"all":true})", 403, "forbidden: admin only"},
-  };
-  for (const auto& c : cases) {
-    auto r = Call(c.topic, c.payload);
-    EXPECT_TRUE(r.respond) << c.topic;
-    EXPECT_EQ(r.status.code(), c.code) << c.topic << " " << c.payload.substr(0, 60);
-    EXPECT_EQ(r.status.message(), c.message) << c.topic << " " << c.payload.substr(0, 60);
-    EXPECT_EQ(r.ticket, 0u);
-  }
+  });
   EXPECT_EQ(Everything(), before) << "a rejected request must not change the database";
 }
 
@@ -516,12 +520,7 @@ TEST_F(ServiceTest, ARecordCannotOutgrowMaxRecordBytes) {
 // Each of these used to be accepted (and stored something surprising, or nothing reachable).
 TEST_F(ServiceTest, HostileInputRoundTwoGetsSpecificErrorsAndStoresNothing) {
   auto before = Everything();
-  struct Case {
-    std::string topic, payload;
-    int code;
-    std::string message;
-  };
-  std::vector<Case> cases = {
+  ExpectRefused({
       {"$DB/users/create", R"({"id":"ab\u0000cd"})", 400, "invalid JSON payload: \\u0000 (NUL) not allowed in strings at byte 9"},
       {"$DB/users/create", R"({"id\u0000x":"evil"})", 400, "invalid JSON payload: \\u0000 (NUL) not allowed in strings at byte 4"},
       {"$DB/users/create", R"({"v":"a","request_id":"r\u0000x"})", 400, "invalid JSON payload: \\u0000 (NUL) not allowed in strings at byte 24"},
@@ -547,13 +546,7 @@ TEST_F(ServiceTest, HostileInputRoundTwoGetsSpecificErrorsAndStoresNothing) {
        "schema field n: default must be integer (got number)"},
       {"$DB/_admin/schema/users/set", R"({"fields":{"n":{"type":"string","required":true,"default":null}}})", 400,
        "schema field n: default null but the field is required"},
-  };
-  for (const auto& c : cases) {
-    auto r = Call(c.topic, c.payload, "admin");
-    EXPECT_TRUE(r.respond) << c.topic;
-    EXPECT_EQ(r.status.code(), c.code) << c.topic << " " << c.payload.substr(0, 60);
-    EXPECT_EQ(r.status.message(), c.message) << c.topic << " " << c.payload.substr(0, 60);
-  }
+  }, "admin");
   EXPECT_EQ(Everything(), before) << "a rejected request must not change the database";
 }
 
