@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <set>
+#include <vector>
 
 namespace mqdb {
 
@@ -84,6 +85,8 @@ bool IsBlank(std::string_view s) {
 class StrictParser {
  public:
   explicit StrictParser(std::string_view text) : begin_(text.data()), p_(text.data()), end_(text.data() + text.size()) {}
+  // Only these members of the top-level object are built; the others are stepped over (Skip).
+  void KeepOnly(const std::vector<std::string_view>* keys) { keep_ = keys; }
 
   // The value at the start of the text, then only whitespace. nullptr: error() says why.
   Json ParseDocument() {
@@ -282,6 +285,13 @@ class StrictParser {
       if (p_ == end_ || *p_ != ':') return Fail("':' expected");
       ++p_;
       SkipSpace();
+      if (depth == 1 && keep_ && std::find(keep_->begin(), keep_->end(), std::string_view(key)) == keep_->end()) {
+        if (!Skip()) return Fail("syntax error");
+        SkipSpace();
+        if (p_ < end_ && *p_ == ',') { ++p_; continue; }
+        if (p_ < end_ && *p_ == '}') { ++p_; return object.release(); }
+        return Fail(p_ == end_ ? "unexpected end of JSON" : "',' or '}' expected");
+      }
       cJSON* item = ParseValue(depth);
       if (!item) return nullptr;
       cJSON_AddItemToObject(object.get(), key.c_str(), item);
@@ -292,11 +302,45 @@ class StrictParser {
     }
   }
 
+  // Steps over one value without building it: used only on text this process printed itself
+  // (ParseStoredFields), so it checks no more than it needs to stay within the text.
+  bool Skip() {
+    if (p_ == end_) return false;
+    if (*p_ == '"') return SkipString();
+    if (*p_ != '{' && *p_ != '[') {  // a number or a literal: up to the next delimiter
+      while (p_ < end_ && *p_ != ',' && *p_ != '}' && *p_ != ']' && *p_ != ' ' && *p_ != '\n') ++p_;
+      return true;
+    }
+    int depth = 0;
+    while (p_ < end_) {
+      const char c = *p_;
+      if (c == '"') {
+        if (!SkipString()) return false;
+        continue;
+      }
+      ++p_;
+      if (c == '{' || c == '[') ++depth;
+      else if ((c == '}' || c == ']') && --depth == 0) return true;
+    }
+    return false;
+  }
+  bool SkipString() {
+    for (++p_; p_ < end_; ++p_) {
+      if (*p_ == '\\') {
+        if (++p_ == end_) return false;
+        continue;
+      }
+      if (*p_ == '"') { ++p_; return true; }
+    }
+    return false;
+  }
+
   const char* begin_;
   const char* p_;
   const char* end_;
   std::string error_;
   std::string scratch_;  // decoded string values (keys use their own buffer: they outlive a value)
+  const std::vector<std::string_view>* keep_ = nullptr;
 };
 
 Result<Json> ParseAny(std::string_view text) {
@@ -324,6 +368,14 @@ Result<Json> ParseStored(std::string_view text) {
   auto parsed = ParseAny(text);
   if (!parsed.ok()) return Status::Internal("corrupt stored JSON");
   return parsed;
+}
+
+Result<Json> ParseStoredFields(std::string_view text, const std::vector<std::string_view>& keys) {
+  StrictParser parser(text);
+  parser.KeepOnly(&keys);
+  Json j = parser.ParseDocument();
+  if (!j) return Status::Internal("corrupt stored JSON");
+  return j;
 }
 
 std::string Print(const cJSON* j) {

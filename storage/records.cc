@@ -524,8 +524,9 @@ Result<Outcome> Records::Expire(const std::string& entity, const std::string& id
   return out;
 }
 
-Status Records::Matching(const std::string& entity, const Query& q, int64_t now, bool need_parsed,
+Status Records::Matching(const std::string& entity, const Query& q, int64_t now, Parsed parsed,
                          FunctionRef<bool(Json, std::string_view)> visit) const {
+  const bool need_parsed = parsed != Parsed::kNone;
   // Planner: the first filter an index can answer drives the scan; every filter is still applied.
   for (const auto& f : q.filters) {
     const IndexDef* ix = catalog_.FindIndex(entity, f.field);
@@ -601,9 +602,23 @@ Status Records::Matching(const std::string& entity, const Query& q, int64_t now,
   }
   Status corrupt;
   int64_t examined = 0;
+  // A full scan parses every record to test it: unless the visitor wants whole records, only the
+  // members the query reads (and _expires_at, id) are built.
+  std::vector<std::string_view> fields;
+  std::vector<std::string> include_fields;  // "{name}_id" of each include
+  if (parsed != Parsed::kFull) {
+    fields = {"id", "_expires_at"};
+    for (const auto& f : q.filters) fields.push_back(f.path[0]);
+    for (const auto& k : q.sort) fields.push_back(k.path[0]);
+    if (q.projection) {
+      for (const auto& p : *q.projection) fields.push_back(std::string_view(p).substr(0, p.find('.')));
+    }
+    for (const auto& name : q.includes) include_fields.push_back(name + "_id");
+    for (const auto& f : include_fields) fields.push_back(f);
+  }
   Status s = store_.Scan(keys::DataPrefix(entity), [&](std::string_view, std::string_view value) {
     if (++examined > max_scan_) { corrupt = TooMuch(max_scan_); return false; }
-    auto rec = ParseStored(value);
+    auto rec = parsed == Parsed::kFull ? ParseStored(value) : ParseStoredFields(value, fields);
     if (!rec.ok()) { corrupt = rec.status(); return false; }
     if (IsExpired(rec.value().get(), now) || !Matches(q.filters, rec.value().get())) return true;
     return visit(std::move(rec.value()), value);
@@ -668,7 +683,7 @@ Result<Outcome> Records::List(const std::string& entity, const cJSON* payload, c
     // Matches arrive in id order, which is already the required order: the page is their stored
     // bytes (Page), and the search stops once it is full.
     Page page(q->offset, q->limit, limits_.max_response_bytes);
-    Status s = Matching(entity, q.value(), now_ms_(), false,
+    Status s = Matching(entity, q.value(), now_ms_(), Parsed::kNone,
                         [&](Json, std::string_view text) { return page.Add(text); });
     if (!s.ok()) return s;
     if (page.too_large()) return ResponseTooLarge(limits_.max_response_bytes);
@@ -677,6 +692,7 @@ Result<Outcome> Records::List(const std::string& entity, const cJSON* payload, c
     return out;
   }
   const size_t want = static_cast<size_t>(q->offset + q->limit);
+  const bool needs_whole = !q->projection && !q->includes.empty();  // whole parsed records, includes nested
   size_t skipped = 0, page_bytes = 0;
   bool too_large = false;
   std::vector<Json> hits;
@@ -693,7 +709,10 @@ Result<Outcome> Records::List(const std::string& entity, const cJSON* payload, c
     };
     std::vector<Hit> matched;
     std::string texts;  // every match's stored bytes, back to back: one buffer, not one per record
-    Status s = Matching(entity, q.value(), now_ms_(), true, [&](Json rec, std::string_view text) {
+    // Whole records go out as stored bytes, projected ones keep only their fields: only what the
+    // query reads need be parsed. Includes without a projection return whole records.
+    Status s = Matching(entity, q.value(), now_ms_(), needs_whole ? Parsed::kFull : Parsed::kQueryFields,
+                        [&](Json rec, std::string_view text) {
       Hit h{std::move(rec), texts.size(), whole ? text.size() : 0, {}};
       if (whole) texts.append(text);
       h.keys = SortValues(q->sort, h.rec.get());
@@ -727,7 +746,8 @@ Result<Outcome> Records::List(const std::string& entity, const cJSON* payload, c
     begin = 0;
     end = hits.size();
   } else {
-    Status s = Matching(entity, q.value(), now_ms_(), true, [&](Json rec, std::string_view text) {
+    Status s = Matching(entity, q.value(), now_ms_(), needs_whole ? Parsed::kFull : Parsed::kQueryFields,
+                        [&](Json rec, std::string_view text) {
       // Matches arrive in id order, which is already the required order: stop early.
       if (skipped < static_cast<size_t>(q->offset)) { ++skipped; return true; }
       if (q->limit == 0) return false;
@@ -765,7 +785,7 @@ Result<Outcome> Records::Count(const std::string& entity, const cJSON* payload, 
   if (!q.ok()) return q.status();
   if (Status s = ScopeToOwner(entity, q.value(), who); !s.ok()) return s;
   double count = 0;
-  Status s = Matching(entity, q.value(), now_ms_(), false, [&](Json, std::string_view) { ++count; return true; });
+  Status s = Matching(entity, q.value(), now_ms_(), Parsed::kNone, [&](Json, std::string_view) { ++count; return true; });
   if (!s.ok()) return s;
   Outcome out;
   out.data = NewObject();

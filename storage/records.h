@@ -127,10 +127,16 @@ class Records {
   Result<std::vector<std::pair<std::string, Json>>> Referencing(const std::string& entity, const std::string& field,
                                                                 const std::string& target_id, const Batch& batch,
                                                                 int64_t now) const;
+  // What Matching's visitor needs of each record besides its stored bytes.
+  enum class Parsed {
+    kNone,         // nothing: the Json may be null (or partial) where parsing was not needed to decide
+    kQueryFields,  // the members the query filters, sorts, projects and includes on, id and
+                   // _expires_at (the rest may be missing)
+    kFull,         // the whole record
+  };
   // Live records matching the query's filters, in id order (through an index when one applies), as
-  // their stored bytes and parsed; without `need_parsed` the Json may be null where parsing was not
-  // needed to decide the match. `visit` is called only during Matching.
-  Status Matching(const std::string& entity, const struct Query& q, int64_t now, bool need_parsed,
+  // their stored bytes and parsed as `parsed` asks. `visit` is called only during Matching.
+  Status Matching(const std::string& entity, const struct Query& q, int64_t now, Parsed parsed,
                   FunctionRef<bool(Json, std::string_view)> visit) const;
   // The id holding a unique guard (as this batch would leave it), nullopt when free.
   Result<std::optional<std::string>> GuardOwner(const std::string& key, const Batch& batch) const;

@@ -317,5 +317,24 @@ TEST(Json, AcceptsEveryRfc8259Form) {
             "\"s\":\"\xC3\xA9\xF0\x9F\x98\x80/\\\"\\\\\\b\\f\\n\\r\\t\",\"o\":{},\"e\":[]}");
 }
 
+// A selective parse builds the named top-level members only and steps over the rest, whatever they
+// hold (nested brackets, escaped quotes, brackets inside strings).
+TEST(Json, ParseStoredFieldsKeepsOnlyTheNamedMembers) {
+  const std::string text =
+      R"({"id":"x","a":{"b":[1,"}]",{"c":"\"]}"}]},"s":"q\"uo}te\\","n":-1.5e3,"t":true,"z":null,"keep":{"x":[1,{}]},"e":[]})";
+  auto r = ParseStoredFields(text, {"id", "keep", "n", "missing"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(Print(r.value().get()), R"({"id":"x","n":-1500,"keep":{"x":[1,{}]}})");
+  auto none = ParseStoredFields(text, {});
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(Print(none.value().get()), "{}");
+  auto all = ParseStoredFields(text, {"id", "a", "s", "n", "t", "z", "keep", "e"});
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(Print(all.value().get()), Print(ParseStored(text).value().get()));
+  for (const char* bad : {R"({"id":"x","a":{"b":[1,)", R"({"id":"x","s":"unterminated)", R"({"a":"\)"}) {
+    EXPECT_FALSE(ParseStoredFields(bad, {"id"}).ok()) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace mqdb
