@@ -57,7 +57,7 @@ std::string OptionHelp() {
   return "db_path (directory, default ./mqdb-data), durability (periodic|immediate|none), "
          "durability_ms (1-60000), admin_users (comma-separated), max_payload (bytes, 1-268435455), "
          "sys_interval (seconds, 0-86400, 0 = off), node_id, outbox_retry_ms (1-3600000), "
-         "outbox_max_retries (0-1000), backup_dir (directory, default <db_path>-backups), cluster_user, acl_fallback (auto|allow|defer), dedup_window_s (0-86400), ownership (entity=field,...), rate_limit (requests/s per client, 0 = off), max_inflight (1-1000000), max_scan (records), max_record_bytes (1024-268435456, default 1048576), max_response_bytes (1024-268435456, default 16777216), group_timeout_s (1-86400), block_cache_mb (1-1048576), compact_after_tombstones (0-1000000000), reuse_freed_memory (true|false), bench_echo (true|false)";
+         "outbox_max_retries (0-1000), backup_dir (directory, default <db_path>-backups), cluster_user, acl_fallback (auto|allow|defer), dedup_window_s (0-86400), ownership (entity=field,...), rate_limit (requests/s per client, 0 = off), max_inflight (1-1000000), max_scan (records), event_retention_s (0-31536000, default 86400, 0 = no change feed), event_retention_bytes (1048576-1099511627776, default 1073741824), max_record_bytes (1024-268435456, default 1048576), max_response_bytes (1024-268435456, default 16777216), group_timeout_s (1-86400), block_cache_mb (1-1048576), compact_after_tombstones (0-1000000000), reuse_freed_memory (true|false), bench_echo (true|false)";
 }
 
 Result<Config> ParseOptions(const std::vector<std::pair<std::string, std::string>>& options) {
@@ -129,6 +129,12 @@ Result<Config> ParseOptions(const std::vector<std::pair<std::string, std::string
     } else if (key == "max_scan") {
       if (!ParseInt(value, 1, 1000000000, &n)) return Bad(key, raw, "an integer between 1 and 1000000000");
       c.max_scan = n;
+    } else if (key == "event_retention_s") {
+      if (!ParseInt(value, 0, 31536000, &n)) return Bad(key, raw, "seconds between 0 and 31536000");
+      c.feed.retention_s = n;
+    } else if (key == "event_retention_bytes") {
+      if (!ParseInt(value, 1048576, 1099511627776LL, &n)) return Bad(key, raw, "bytes between 1048576 and 1099511627776");
+      c.feed.retention_bytes = static_cast<uint64_t>(n);
     } else if (key == "max_record_bytes" || key == "max_response_bytes") {
       if (!ParseInt(value, 1024, 268435456, &n)) return Bad(key, raw, "bytes between 1024 and 268435456");
       (key == "max_record_bytes" ? c.limits.max_record_bytes : c.limits.max_response_bytes) = static_cast<size_t>(n);

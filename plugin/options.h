@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "outbox/change_feed.h"
 #include "outbox/outbox.h"
 #include "storage/records.h"
 #include "storage/status.h"
@@ -21,6 +22,7 @@ struct Config {
   int sys_interval_s = 10;              // sys_interval: seconds between $SYS updates, 0 = off
   std::string node_id;                  // node_id: defaults to the host name
   OutboxOptions outbox;                 // outbox_retry_ms, outbox_max_retries
+  FeedOptions feed;                     // event_retention_s, event_retention_bytes
   std::string backup_dir;               // backup_dir: defaults to "<db_path>-backups"
   std::map<std::string, std::string> ownership;  // ownership: "entity=field,...": owned entities
   int dedup_window_s = 300;             // dedup_window_s: idempotent-retry window, 0 = off

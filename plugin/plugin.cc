@@ -120,6 +120,14 @@ int OnMessage(int, void* event_data, void* userdata) {
                          std::string_view(static_cast<const char*>(ed->payload), ed->payloadlen),
                          out.client_id, user ? user : "", out.correlation, ed->qos,
                          mosquitto_client_clean_session(ed->client)};
+    if (std::strncmp(ed->topic, "$DB/_events/", 12) == 0) {
+      // Replay shows only the events this client could have subscribed to: the broker's READ check.
+      AclCheckFn check = ctx->acl_check;
+      struct mosquitto* client = ed->client;
+      req.may_read = [check, client](const std::string& topic) {
+        return check(client, topic.c_str(), 0, nullptr, 1, false, MOSQ_ACL_READ) == MOSQ_ERR_SUCCESS;
+      };
+    }
     Service::Reply reply;
     if (!rt.empty() && (rt[0] == '$' || mosquitto_pub_topic_check(rt.c_str()) != MOSQ_ERR_SUCCESS)) {
       // Never execute on behalf of a client a response could not (or must not) reach.

@@ -26,6 +26,7 @@ Result<std::unique_ptr<Service>> Service::Open(const Config& config) {
   if (Status s = svc->catalog_.Load(*svc->store_); !s.ok()) return s;
   if (Status s = svc->records_.LoadExpiring(); !s.ok()) return s;
   if (Status s = svc->outbox_->Recover(); !s.ok()) return s;
+  if (Status s = svc->feed_.Open(); !s.ok()) return s;
   if (Status s = svc->groups_.Load(NowMs()); !s.ok()) return s;
   svc->DistrustStoredResponsesIfAny();
   return svc;
@@ -37,6 +38,7 @@ Service::Service(Config config, std::unique_ptr<Store> store)
       records_(*store_, catalog_, NowMs, config_.ownership),
       definitions_(*store_, catalog_, records_),
       outbox_(std::make_unique<Outbox>(*store_, config_.outbox)),
+      feed_(*store_, config_.feed),
       groups_(*store_, config_.group_timeout_s),
       dedup_(std::chrono::seconds(config_.dedup_window_s)),
       stored_responses_(std::chrono::seconds(config_.dedup_window_s)),
@@ -133,9 +135,12 @@ bool Service::IsAdmin(const std::string& username) const {
 }
 
 Result<uint64_t> Service::Commit(std::vector<Change>& changes, Batch& batch, const std::string& origin) {
-  OutboxEntry entry = outbox_->Stage(changes, origin, batch, NowMs());
+  const int64_t now = NowMs();
+  OutboxEntry entry = outbox_->Stage(changes, origin, batch, now);
+  feed_.Stage(entry, changes, batch, now);  // the same batch: a committed event is a retained event
   auto ticket = store_->Commit(batch);
   if (!ticket.ok()) return ticket.status();
+  feed_.Committed(entry, ticket.value());
   outbox_->Committed(std::move(entry), ticket.value());
   last_write_ = std::chrono::steady_clock::now();
   return ticket;
@@ -201,6 +206,7 @@ Service::Reply Service::Handle(const Request& req) {
     case RequestKind::kCount: reply.cls = RequestClass::kCount; break;
     case RequestKind::kAdmin: reply.cls = RequestClass::kAdmin; break;
     case RequestKind::kGroupSubscribe: case RequestKind::kGroupHeartbeat: case RequestKind::kGroupUnsubscribe:
+    case RequestKind::kReplay:
       reply.cls = RequestClass::kOther;
       break;
     default: break;
@@ -352,6 +358,14 @@ Service::Reply Service::Execute(const Request& req, const RequestTarget& target,
       else reply.data = std::move(r.value());
       return reply;
     }
+    case RequestKind::kReplay: {
+      ChangeFeed::Reader reader{req.username, who.admin, req.may_read};
+      // Owned entities are readable only by their owners and admins: their events too.
+      auto r = feed_.Replay(body, reader, config_.limits.max_response_bytes);
+      if (!r.ok()) reply.status = r.status();
+      else reply.data = std::move(r.value());
+      return reply;
+    }
     case RequestKind::kRead: read = records_.Read(target.entity, target.id, body, who); break;
     case RequestKind::kList: read = records_.List(target.entity, body, who); break;
     case RequestKind::kCount: read = records_.Count(target.entity, body, who); break;
@@ -405,6 +419,7 @@ void Service::Pump(const std::vector<EventSink*>& sinks) {
   all_sinks_.assign(sinks.begin(), sinks.end());
   groups_.AppendSinks(all_sinks_);
   outbox_->Dispatch(all_sinks_, durable, now);
+  feed_.MarkDurable(durable);
   // When writes stop, nothing carries the deletions: do them in a batch of their own once idle.
   if (std::chrono::steady_clock::now() - last_write_ > std::chrono::seconds(1) && outbox_->HasDeletable(now)) {
     outbox_->FlushDelivered(now);
@@ -460,6 +475,7 @@ Result<Outcome> Service::RestoreNow(const cJSON* body) {
   if (Status s = catalog_.Load(*store_); !s.ok()) return s;
   if (Status s = records_.LoadExpiring(); !s.ok()) return s;
   if (Status s = outbox_->ResetAfterRestore(); !s.ok()) return s;
+  if (Status s = feed_.ResetAfterRestore(); !s.ok()) return s;
   DistrustStoredResponsesIfAny();
   Outcome out;
   out.data = NewObject();
@@ -518,6 +534,7 @@ void Service::Housekeeping() {
     if (qos2_answered_.empty()) qos2_connection_.clear();
     SweepExpired(kSweepBatch);
     groups_.ExpireSilent(NowMs());
+    feed_.Trim(NowMs());  // a failure leaves the events for the next second
   }
 }
 
@@ -533,6 +550,9 @@ std::vector<std::pair<std::string, std::string>> Service::SysValues() const {
   v.emplace_back("latency/p99_us", std::to_string(stats_.LatencyPercentile(99)));
   v.emplace_back("records", std::to_string(store_->record_count()));
   v.emplace_back("events/published", std::to_string(outbox_->published()));
+  v.emplace_back("events/retained", std::to_string(feed_.retained()));
+  v.emplace_back("events/oldest_sequence", std::to_string(feed_.oldest()));
+  v.emplace_back("events/replayed", std::to_string(feed_.replayed()));
   v.emplace_back("outbox/pending", std::to_string(outbox_->pending()));
   v.emplace_back("outbox/dead", std::to_string(outbox_->dead()));
   v.emplace_back("storage/bytes", std::to_string(store_->ApproximateBytes()));

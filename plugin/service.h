@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <unordered_map>
 #include <optional>
@@ -14,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "outbox/change_feed.h"
 #include "outbox/consumer_groups.h"
 #include "outbox/outbox.h"
 #include "plugin/dedup.h"
@@ -39,6 +41,9 @@ class Service {
     std::string correlation;  // MQTT 5 correlation data (may be empty)
     int qos = 0;
     bool clean_session = true;
+    // Whether the broker would let this client read `topic` (its ACL chain): replay shows only the
+    // events the client could have subscribed to. Null: everything (no broker, as in tests).
+    std::function<bool(const std::string& topic)> may_read;
   };
   struct Reply {
     bool respond = false;  // false: the topic is not a request (no response at all)
@@ -91,6 +96,7 @@ class Service {
   Stats& stats() { return stats_; }
   Store& store() { return *store_; }
   Outbox& outbox() { return *outbox_; }
+  ChangeFeed& feed() { return feed_; }
   const Config& config() const { return config_; }
 
  private:
@@ -117,6 +123,7 @@ class Service {
   Records records_;
   Definitions definitions_;
   std::unique_ptr<Outbox> outbox_;
+  ChangeFeed feed_;
   ConsumerGroups groups_;
   std::vector<EventSink*> all_sinks_;  // Pump's scratch: the plugin's sinks + one per consumer group
   // Token bucket per client id (rate_limit): refilled continuously, burst of one second.

@@ -48,6 +48,17 @@ std::string MetaCount(std::string_view entity) { return std::string(kMetaCountPr
 
 std::string Outbox(uint64_t seq) { return std::string(kOutboxPrefix) + Padded(seq); }
 std::string Dead(uint64_t seq) { return std::string(kDeadPrefix) + Padded(seq); }
+std::string Feed(uint64_t seq) { return std::string(kFeedPrefix) + Padded(seq); }
+
+std::optional<uint64_t> ParseFeed(std::string_view key) {
+  if (key.size() != kFeedPrefix.size() + 20 || key.substr(0, kFeedPrefix.size()) != kFeedPrefix) return std::nullopt;
+  uint64_t n = 0;
+  for (char c : key.substr(kFeedPrefix.size())) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return n;
+}
 
 std::string Ttl(int64_t expires_at_s, std::string_view entity, std::string_view id) {
   std::string k(kTtlPrefix);

@@ -6,6 +6,8 @@
 //   meta/count/{entity}                      number of stored records of the entity (decimal)
 //   outbox/{seq:020}                         outbox entry of one write, keyed by its first event sequence
 //   dead/{seq:020}                           dead-lettered outbox entry (same encoding)
+//   feed/{seq:020}                           one retained event: "{committed_ms}\n{entity}\n{topic}\n{event}"
+//                                            (the change feed, outbox/change_feed.h)
 //   idx/{entity}/{field}/{sortable}\0{id}    secondary index (see EncodeSortable)
 //   dedup/{hex identity}                     "{expires_ms}\n{response}" of a retried write; dropped by
 //                                            compactions once expired (StoreOptions::expiring_prefixes)
@@ -27,6 +29,7 @@ constexpr std::string_view kMetaSeq = "meta/seq";
 constexpr std::string_view kMetaCountPrefix = "meta/count/";
 constexpr std::string_view kOutboxPrefix = "outbox/";
 constexpr std::string_view kDeadPrefix = "dead/";
+constexpr std::string_view kFeedPrefix = "feed/";
 constexpr std::string_view kTtlPrefix = "ttl/";
 constexpr std::string_view kDedupPrefix = "dedup/";
 // The first version indexed dedup/ expiries under this prefix; compactions now drop what is left of it.
@@ -37,6 +40,9 @@ std::string MetaCount(std::string_view entity);
 std::string DataPrefix(std::string_view entity);
 std::string Outbox(uint64_t seq);
 std::string Dead(uint64_t seq);
+std::string Feed(uint64_t seq);
+// The sequence of a Feed() key; nullopt for any other key.
+std::optional<uint64_t> ParseFeed(std::string_view key);
 std::string Ttl(int64_t expires_at_s, std::string_view entity, std::string_view id);
 // The entity and id of a Ttl() key; nullopt for any other key.
 struct TtlTarget {

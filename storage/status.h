@@ -19,6 +19,7 @@ class Status {
     kForbidden = 403,
     kNotFound = 404,
     kConflict = 409,
+    kGone = 410,
     kPayloadTooLarge = 413,
     kOverloaded = 429,
     kInternal = 500,
@@ -32,6 +33,7 @@ class Status {
   static Status Forbidden(std::string m) { return Status(kForbidden, std::move(m)); }
   static Status NotFound(std::string m) { return Status(kNotFound, std::move(m)); }
   static Status Conflict(std::string m) { return Status(kConflict, std::move(m)); }
+  static Status Gone(std::string m) { return Status(kGone, std::move(m)); }
   static Status TooLarge(std::string m) { return Status(kPayloadTooLarge, std::move(m)); }
   static Status Internal(std::string m) { return Status(kInternal, std::move(m)); }
   static Status Unavailable(std::string m) { return Status(kUnavailable, std::move(m)); }

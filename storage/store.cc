@@ -96,7 +96,7 @@ class OrderedFamily : public rocksdb::SliceTransform {
   }
   bool InDomain(const rocksdb::Slice& key) const override {
     if (key.empty() || key[key.size() - 1] == '/') return false;
-    return key.starts_with(keys::kOutboxPrefix) || key.starts_with(kMetaFamily);
+    return key.starts_with(keys::kOutboxPrefix) || key.starts_with(keys::kFeedPrefix) || key.starts_with(kMetaFamily);
   }
 
  private:
@@ -465,6 +465,17 @@ Status Store::CompactAll() {
   rocksdb::CompactRangeOptions o;
   o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
   return FromRocks(db_->CompactRange(o, nullptr, nullptr), "compact");
+}
+
+uint64_t Store::ApproximateRangeBytes(std::string_view begin, std::string_view end) const {
+  if (!db_) return 0;
+  rocksdb::Range range(rocksdb::Slice(begin.data(), begin.size()), rocksdb::Slice(end.data(), end.size()));
+  uint64_t size = 0;
+  rocksdb::SizeApproximationOptions o;
+  o.include_memtables = true;
+  o.include_files = true;
+  db_->GetApproximateSizes(o, db_->DefaultColumnFamily(), &range, 1, &size);
+  return size;
 }
 
 uint64_t Store::ApproximateBytes() const {

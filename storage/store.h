@@ -136,6 +136,8 @@ class Store {
   WalSyncer& syncer() { return *syncer_; }
   Durability durability() const { return options_.durability; }
   uint64_t ApproximateBytes() const;
+  // About how many bytes the keys in [begin, end) take, files and memtables (RocksDB's estimate).
+  uint64_t ApproximateRangeBytes(std::string_view begin, std::string_view end) const;
   // Where RocksDB's memory is, in bytes: memtables (at most 2 x 64 MB), table readers (index and
   // filter blocks of the open files: they grow with the data) and the block cache (at most
   // StoreOptions::block_cache_mb).
