@@ -11,20 +11,26 @@
 namespace mqdb::it {
 namespace {
 
-// What one subscriber has processed: every event by sequence (duplicates dropped by sequence).
+// What one subscriber has processed: every event by sequence (duplicates dropped by sequence), and
+// its resume point, kept as the README's recipe says: a replay page's `next`, and a live event's
+// sequence once the replay is complete (live events are drained only then here). Resuming after the
+// highest sequence seen while a replay was still running could skip events (specs/changefeed.pml,
+// RESUME_FROM_MAX).
 struct Processed {
   std::map<uint64_t, std::pair<std::string, int>> by_seq;  // sequence -> (id, _version of data)
-  uint64_t last = 0;  // the last sequence processed in order: where a replay starts
+  uint64_t last = 0;  // the resume point: every event up to it has been processed
   size_t duplicates = 0;
   void Add(const cJSON* ev) {
     const uint64_t seq = static_cast<uint64_t>(Num(ev, "sequence"));
     const cJSON* data = cJSON_GetObjectItemCaseSensitive(ev, "data");
     if (!by_seq.emplace(seq, std::make_pair(Str(ev, "id"), static_cast<int>(Num(data, "_version")))).second) ++duplicates;
-    last = std::max(last, seq);
   }
-  void Drain(Client& sub, std::chrono::milliseconds wait) {
+  void Drain(Client& sub, std::chrono::milliseconds wait) {  // live events, after a complete replay
     while (auto m = sub.Next(wait)) {
-      if (TopicMatches("$DB/feed/events/#", m->topic)) Add(m->Parsed().get());
+      if (!TopicMatches("$DB/feed/events/#", m->topic)) continue;
+      Json ev = m->Parsed();
+      Add(ev.get());
+      last = std::max(last, static_cast<uint64_t>(Num(ev.get(), "sequence")));
     }
   }
 };
