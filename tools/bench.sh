@@ -5,8 +5,8 @@
 #                                   runs and reported as a ratio to the faster of them)
 #                                   at concurrency 1 and 32, then changefeed, unique and cascade
 #   tools/bench.sh --smoke          every workload for one second (echo-busy: its broker thread time per
-#                                   request must cover the busy time), the hostile corpus (its refusals
-#                                   counted), then a 2-round --ab of the plugin
+#                                   request must cover the busy time), change-feed replay, the hostile
+#                                   corpus (its refusals counted), then a 2-round --ab of the plugin
 #                                   against itself, then an indexed list on a broker with jemalloc:
 #                                   checks the tool, not the speed
 #   tools/bench.sh --scale [N]      get and ilist with 10,000 and with N (1,000,000) records, each on a
@@ -177,6 +177,11 @@ case "$mode" in
     echo "$busy"
     echo "$busy" | awk -F, '$1 == "echo-busy" && $4 > 0 && $5 == 0 && $11 >= 300 { found = 1 } END { exit !found }' ||
       { echo "smoke: echo-busy did not hold the broker thread 300 us per request" >&2; exit 1; }
+    # replay: pages of the change feed come back (the seeded records' events are retained).
+    replay=$(b --workload replay --duration 1 --seed 1200 --entity smoke-replay --format csv)
+    echo "$replay"
+    echo "$replay" | awk -F, '$1 == "replay" && $4 > 0 && $5 == 0 && $13 ~ /events\/s/ { found = 1 } END { exit !found }' ||
+      { echo "smoke: replay returned no pages" >&2; exit 1; }
     # hostile: every request of the corpus is answered, and exactly its 10 refusals per pass (3
     # passes) are errors: a hostile request that slips through (or a good one refused) fails here.
     hostile=$(b --workload hostile --seed 200 --format csv)

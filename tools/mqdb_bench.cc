@@ -62,7 +62,7 @@ void Usage() {
       "  --host H            broker address (127.0.0.1)\n"
       "  --port P            broker port (1883)\n"
       "  --workload W        echo|echo-record|echo-busy|insert|get|update|delete|list|ilist|mixed|changefeed|unique|cascade|\n"
-      "                      hostile|\n"
+      "                      hostile|replay|\n"
       "                      suite|all,\n"
       "                      or a comma-separated list of them (suite). suite = insert, get, update, delete,\n"
       "                      list, ilist, mixed, with an echo run before and after each;\n"
@@ -73,10 +73,12 @@ void Usage() {
       "                      echo-busy: echo that holds the broker thread --busy-us first: the best a request\n"
       "                      costing the plugin that much broker-thread time can reach on this machine\n"
       "                      queue: each client uses its own entity as a queue, in turn creating a record\n"
+      "                      replay: pages of 1000 events of the change feed from random points of the seeded ones\n"
       "                      hostile: the hostile-input corpus (huge in/like, record growth, oversized pages,\n"
       "                      deep nesting, NUL, ...) once, in turn: the longest round trip and, with\n"
       "                      --broker-pid, the broker's RSS before and after\n"
       "                      (ids in time order), deleting the oldest (10 stay) and listing the first 10\n"
+      "                      replay: pages of 1000 events of the change feed from random points of the seeded ones\n"
       "                      hostile: the hostile-input corpus (huge in/like, record growth, oversized pages,\n"
       "                      deep nesting, NUL, ...) once, in turn: the longest round trip and, with\n"
       "                      --broker-pid, the broker's RSS before and after\n"
@@ -380,6 +382,19 @@ Result Workload(const Options& o, const std::string& w) {
       }
       return true;
     }));
+  }
+  if (w == "replay") {
+    // The change feed: pages of 1,000 retained events from a random point of the seeded ones (one
+    // entity's events, all of them its own). events/s = req/s x 1000.
+    Result r = RunClients(o, w, per_client([entity = o.entity, seed](std::mt19937_64& rng, uint64_t, int, std::string& t, std::string& p) {
+      t = "$DB/_events/replay";
+      p = R"({"limit":1000,"entity":")" + entity + R"(","after":)" + std::to_string(rng() % static_cast<uint64_t>(std::max(1, seed - 1000))) + "}";
+      return true;
+    }));
+    char note[96];
+    std::snprintf(note, sizeof note, "%.0f events/s (pages of 1000)", r.Throughput() * 1000);
+    r.note = note;
+    return r;
   }
   if (w == "list") {
     return RunClients(o, w, per_client([base](std::mt19937_64& rng, uint64_t, int, std::string& t, std::string& p) {
@@ -824,7 +839,8 @@ int main(int argc, char** argv) {
   }
   bool seeded = false;
   for (const auto& w : plan) {
-    if (!seeded && (w == "get" || w == "update" || w == "list" || w == "ilist" || w == "mixed" || w == "hostile")) {
+    if (!seeded && (w == "get" || w == "update" || w == "list" || w == "ilist" || w == "mixed" || w == "hostile" ||
+                    w == "replay")) {
       Seed(o);
       seeded = true;
     }
