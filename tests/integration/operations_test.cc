@@ -36,7 +36,8 @@ TEST(Operations, SysTopicsArePublishedAsPlainNumbers) {
   const std::vector<std::string> names = {
       "requests/create", "requests/read",  "requests/update", "requests/delete", "requests/list",
       "requests/count",  "requests/admin", "errors/4xx",      "errors/5xx",      "latency/p50_us",
-      "latency/p99_us",  "records",        "events/published", "outbox/pending", "outbox/dead",
+      "latency/p99_us",  "records",        "events/published", "events/retained", "events/oldest_sequence",
+      "events/replayed", "outbox/pending", "outbox/dead",
       "storage/bytes",   "dedup/hits",     "consumer_groups/members", "storage/memory/memtables",
       "storage/memory/table_readers",      "storage/memory/block_cache", "storage/tombstones_skipped",
       "storage/range_compactions"};
@@ -54,6 +55,9 @@ TEST(Operations, SysTopicsArePublishedAsPlainNumbers) {
   EXPECT_EQ(values["requests/read"], "1");
   EXPECT_EQ(values["errors/4xx"], "1");
   EXPECT_EQ(values["outbox/pending"], "0");
+  EXPECT_EQ(values["events/retained"], "2");
+  EXPECT_EQ(values["events/oldest_sequence"], "1");
+  EXPECT_EQ(values["events/replayed"], "0");
 }
 
 // A queue-like entity (records created, then deleted) must not slow lists down for ever: the scan
