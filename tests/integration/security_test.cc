@@ -65,13 +65,15 @@ class WithAclFile : public ::testing::Test {
     std::string dir = broker_.dir();
     ASSERT_EQ(std::system(("mosquitto_passwd -c -b " + dir + "/passwd alice apw >/dev/null 2>&1 && "
                            "mosquitto_passwd -b " + dir + "/passwd bob bpw >/dev/null 2>&1 && "
-                           "mosquitto_passwd -b " + dir + "/passwd admin xpw >/dev/null 2>&1").c_str()), 0);
+                           "mosquitto_passwd -b " + dir + "/passwd admin xpw >/dev/null 2>&1 && "
+                           "mosquitto_passwd -b " + dir + "/passwd carol cpw >/dev/null 2>&1").c_str()), 0);
     // Each client may read and write its own response topic (the harness uses test/replies/{client
     // id}): the plugin answers only where the requester could publish itself.
     std::ofstream(dir + "/acl") << "pattern readwrite test/replies/%c\n\n"
                                    "user alice\ntopic readwrite $DB/#\ntopic readwrite app/#\n\n"
                                    "user bob\ntopic read app/public\ntopic read $DB/+/events/#\ntopic readwrite replies/bob/#\n\n"
-                                   "user admin\ntopic readwrite $DB/#\n";
+                                   "user admin\ntopic readwrite $DB/#\n\n"
+                                   "user carol\ntopic write $DB/_events/replay\ntopic read $DB/public/events/#\n";
     ASSERT_TRUE(broker_.Start()) << broker_.Log();
     ASSERT_NE(broker_.Log().find("ACL fallback defer"), std::string::npos) << broker_.Log();
   }
@@ -110,6 +112,25 @@ TEST_F(WithAclFile, TheAclFileStillDecidesEverythingElse) {
   // Anonymous clients and wrong passwords are refused by the password file.
   EXPECT_THROW(Client(broker_, "anon-2"), mqtt::exception);
   EXPECT_THROW(Client(broker_, "bad-2", 5, true, "alice", "wrong"), mqtt::exception);
+}
+
+// A replay shows only the events the requester could subscribe to under the broker's ACL: carol may
+// read public's events and nothing else, so her replay of everything holds public's alone.
+TEST_F(WithAclFile, AReplayShowsOnlyTheEventsTheAclLetsTheClientRead) {
+  Client admin(broker_, "admin-4", 5, true, "admin", "xpw");
+  ASSERT_TRUE(IsOk(admin.Request("$DB/private/create", R"({"id":"p1","secret":"s"})")));
+  ASSERT_TRUE(IsOk(admin.Request("$DB/public/create", R"({"id":"o1"})")));
+  ASSERT_TRUE(IsOk(admin.Request("$DB/private/create", R"({"id":"p2"})")));
+  Client carol(broker_, "carol-4", 5, true, "carol", "cpw");
+  Json page = carol.Request("$DB/_events/replay", R"({"after":0})");
+  ASSERT_TRUE(IsOk(page)) << MessageOf(page);
+  const cJSON* events = cJSON_GetObjectItemCaseSensitive(Data(page), "events");
+  ASSERT_EQ(cJSON_GetArraySize(events), 1);
+  EXPECT_EQ(Str(events->child, "entity"), "public");
+  EXPECT_TRUE(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(Data(page), "complete")));
+  EXPECT_EQ(Num(Data(page), "next"), 3);
+  Json all = admin.Request("$DB/_events/replay", R"({"after":0})");
+  EXPECT_EQ(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(Data(all), "events")), 3);
 }
 
 // Confused deputy: alice may write $DB/# but not replies/bob/...; a request whose Response Topic is
