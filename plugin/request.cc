@@ -33,6 +33,7 @@ RequestTarget ParseTopic(std::string_view topic) {
 
   if (n == 2 && p[1] == "_health") { t.kind = RequestKind::kHealth; return t; }
   if (n == 3 && p[1] == "_events" && p[2] == "replay") { t.kind = RequestKind::kReplay; return t; }
+  if (n == 2 && p[1] == "_tx") { t.kind = RequestKind::kTransaction; return t; }
   if (n == 2 && p[1] == "_echo") { t.kind = RequestKind::kEcho; return t; }
   if (p[1] == "_echo") {
     // $DB/_echo/busy/{us}: what a request that costs the plugin {us} of broker-thread time can reach

@@ -8,6 +8,7 @@
 //   $DB/{entity}/{id}                read
 //   $DB/{entity}/{id}/update|delete  update / delete
 //   $DB/_events/replay               the retained events after a sequence (the change feed)
+//   $DB/_tx                          a multi-record transaction
 //   $DB/_sub/subscribe               join a consumer group
 //   $DB/_sub/{id}/heartbeat|unsubscribe
 // Topics the plugin itself publishes (replies, events, group deliveries, owner events) and cluster
@@ -25,7 +26,7 @@ namespace mqdb {
 
 enum class RequestKind {
   kNotARequest, kInvalid, kHealth, kAdmin, kCreate, kRead, kUpdate, kDelete, kList, kCount,
-  kGroupSubscribe, kGroupHeartbeat, kGroupUnsubscribe, kEcho, kReplay
+  kGroupSubscribe, kGroupHeartbeat, kGroupUnsubscribe, kEcho, kReplay, kTransaction
 };
 
 struct RequestTarget {

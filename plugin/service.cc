@@ -7,6 +7,7 @@
 #include "storage/keys.h"
 #include "storage/names.h"
 #include "storage/record.h"
+#include "storage/transaction.h"
 
 namespace mqdb {
 
@@ -206,7 +207,7 @@ Service::Reply Service::Handle(const Request& req) {
     case RequestKind::kCount: reply.cls = RequestClass::kCount; break;
     case RequestKind::kAdmin: reply.cls = RequestClass::kAdmin; break;
     case RequestKind::kGroupSubscribe: case RequestKind::kGroupHeartbeat: case RequestKind::kGroupUnsubscribe:
-    case RequestKind::kReplay:
+    case RequestKind::kReplay: case RequestKind::kTransaction:
       reply.cls = RequestClass::kOther;
       break;
     default: break;
@@ -356,6 +357,15 @@ Service::Reply Service::Execute(const Request& req, const RequestTarget& target,
                                                             : groups_.Unsubscribe(target.member_id, req.client_id);
       if (!r.ok()) reply.status = r.status();
       else reply.data = std::move(r.value());
+      return reply;
+    }
+    case RequestKind::kTransaction: {
+      auto outcome = RunTransaction(records_, body, batch, who);
+      if (outcome.ok() && outcome->changes.empty()) {  // only gets: nothing to commit
+        reply.data = std::move(outcome->data);
+        return reply;
+      }
+      reply.status = Write(reply, std::move(outcome), batch, req.client_id, dedup_key);
       return reply;
     }
     case RequestKind::kReplay: {

@@ -458,6 +458,17 @@ Result<Outcome> Records::Read(const std::string& entity, const std::string& id, 
   return out;
 }
 
+Result<Outcome> Records::ReadStaged(const std::string& entity, const std::string& id, const Batch& batch,
+                                    const Principal& who) const {
+  auto rec = LoadLive(entity, id, now_ms_(), &batch);
+  if (!rec.ok()) return rec.status();
+  if (!rec.value()) return Status::NotFound("not found: " + What(entity, id));
+  if (Status s = CheckOwner(entity, id, rec.value().get(), who); !s.ok()) return s;
+  Outcome out;
+  out.data = std::move(rec.value());
+  return out;
+}
+
 Result<Outcome> Records::Update(const std::string& entity, const std::string& id, const cJSON* payload,
                                 Batch& batch, const Principal& who) {
   auto spec = ParseUpdate(payload, id);

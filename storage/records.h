@@ -78,6 +78,9 @@ class Records {
   // Takes the parsed payload over: its fields become the record's without a copy.
   Result<Outcome> Create(const std::string& entity, Json payload, Batch& batch, const Principal& who = {});
   Result<Outcome> Read(const std::string& entity, const std::string& id, const cJSON* payload, const Principal& who = {});
+  // A read that sees `batch` (a transaction's get: the state its earlier ops left), whole record.
+  Result<Outcome> ReadStaged(const std::string& entity, const std::string& id, const Batch& batch,
+                             const Principal& who = {}) const;
   Result<Outcome> Update(const std::string& entity, const std::string& id, const cJSON* payload, Batch& batch,
                          const Principal& who = {});
   Result<Outcome> Delete(const std::string& entity, const std::string& id, const cJSON* payload, Batch& batch,
