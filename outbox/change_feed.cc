@@ -193,6 +193,7 @@ Result<Json> ChangeFeed::Replay(const cJSON* body, const Reader& who, size_t max
 }
 
 Status ChangeFeed::Trim(int64_t now_ms, size_t budget) {
+  behind_ = false;
   if (!enabled() || oldest_ > store_.last_seq()) return Status::Ok();
   const int64_t cutoff_ms = now_ms - options_.retention_s * 1000;
   uint64_t cut = 0;  // the last sequence to remove
@@ -216,6 +217,7 @@ Status ChangeFeed::Trim(int64_t now_ms, size_t budget) {
   if (!s.ok()) return s;
   if (!bad.ok()) return bad;
   if (n == 0) return Status::Ok();
+  behind_ = n >= budget;
   Batch batch;
   batch.DeleteRange(std::string(keys::kFeedPrefix), keys::Feed(cut + 1));  // the oldest end only: no gap
   if (auto t = store_.Commit(batch); !t.ok()) return t.status();

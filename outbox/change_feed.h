@@ -64,9 +64,11 @@ class ChangeFeed {
   Result<Json> Replay(const cJSON* body, const Reader& who, size_t max_response_bytes);
 
   // Removes, in one range delete, what retention no longer keeps (older than retention_s, or beyond
-  // retention_bytes), at most `budget` events per call (Service::Housekeeping, once a second).
+  // retention_bytes), at most `budget` events per call: a few milliseconds of broker thread. Called
+  // once a second (Service::Housekeeping), and at every tick while behind() (the budget ran out).
   Status Trim(int64_t now_ms, size_t budget = kTrimBudget);
-  static constexpr size_t kTrimBudget = 20000;
+  static constexpr size_t kTrimBudget = 5000;
+  bool behind() const { return behind_; }
 
   // After a restore replaced the database: the restored feed describes a history the restored data
   // no longer follows, so it is dropped whole; sequences go on from the store's last one, and a replay
@@ -92,7 +94,8 @@ class ChangeFeed {
   uint64_t oldest_ = 1;
   uint64_t bytes_ = 0;
   uint64_t replayed_ = 0;
-  bool all_durable_ = true;   // not immediate durability: every committed event is
+  bool all_durable_ = true;
+  bool behind_ = false;  // the last Trim stopped at its budget: more may be due   // not immediate durability: every committed event is
   std::deque<std::pair<uint64_t, uint64_t>> pending_;  // (first sequence, ticket) of commits awaiting fsync
 };
 

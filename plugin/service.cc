@@ -545,6 +545,8 @@ void Service::Housekeeping() {
     SweepExpired(kSweepBatch);
     groups_.ExpireSilent(NowMs());
     feed_.Trim(NowMs());  // a failure leaves the events for the next second
+  } else if (feed_.behind()) {
+    feed_.Trim(NowMs());  // a backlog (writes faster than one budget a second) is trimmed tick by tick
   }
 }
 

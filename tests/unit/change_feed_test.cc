@@ -207,6 +207,21 @@ TEST_F(ChangeFeedTest, RetentionBytesKeepsTheNewestEventsWithoutAGap) {
   EXPECT_EQ(seqs.back(), svc_->store().last_seq());
 }
 
+// A backlog larger than one call's budget is trimmed in steps, each from the oldest end.
+TEST_F(ChangeFeedTest, ABacklogIsTrimmedInBoundedSteps) {
+  Create("items", 25);
+  const int64_t later = NowMs() + 86400 * 1000LL + 1000;
+  ASSERT_TRUE(svc_->feed().Trim(later, 10).ok());
+  EXPECT_TRUE(svc_->feed().behind());
+  EXPECT_EQ(svc_->feed().oldest(), 11u);
+  ASSERT_TRUE(svc_->feed().Trim(later, 10).ok());
+  EXPECT_EQ(svc_->feed().oldest(), 21u);
+  ASSERT_TRUE(svc_->feed().Trim(later, 10).ok());
+  EXPECT_FALSE(svc_->feed().behind());
+  EXPECT_EQ(svc_->feed().oldest(), 26u);
+  EXPECT_EQ(svc_->feed().retained(), 0u);
+}
+
 // Restart: retained events and the oldest sequence survive; sequences continue.
 TEST_F(ChangeFeedTest, TheFeedSurvivesARestart) {
   Create("items", 5);
