@@ -48,6 +48,23 @@ std::string_view OwnerOf(std::string_view topic) {
 
 uint64_t FirstSeq(const OutboxEntry& e) { return e.events.empty() ? 0 : e.events.front().sequence; }
 
+// Visits the retained events from sequence `from` on, decoded, with the bytes each takes, until
+// `visit` returns false. A key or value this process did not write is corruption (500).
+template <typename Visit>
+Status ScanFeed(const Store& store, uint64_t from, Visit&& visit) {
+  Status bad;
+  Status s = store.Scan(keys::kFeedPrefix, [&](std::string_view key, std::string_view value) {
+    auto seq = keys::ParseFeed(key);
+    auto v = ParseValue(value);
+    if (!seq || !v) {
+      bad = Status::Internal("corrupt change feed entry: " + std::string(key));
+      return false;
+    }
+    return visit(*seq, *v, key.size() + value.size());
+  }, keys::Feed(from));
+  return s.ok() ? bad : s;
+}
+
 }  // namespace
 
 ChangeFeed::ChangeFeed(Store& store, FeedOptions options) : store_(store), options_(options) {}
@@ -150,32 +167,26 @@ Result<Json> ChangeFeed::Replay(const cJSON* body, const Reader& who, size_t max
   Status bad;
   constexpr size_t kEnvelope = 96;  // the page's own keys, next, complete and the reply's envelope
   if (!complete) {
-    Status s = store_.Scan(keys::kFeedPrefix, [&](std::string_view key, std::string_view value) {
-      auto seq = keys::ParseFeed(key);
-      auto v = ParseValue(value);
-      if (!seq || !v) {
-        bad = Status::Internal("corrupt change feed entry: " + std::string(key));
-        return false;
-      }
-      if (*seq > visible) return false;  // not durable yet: the next replay gets it
+    Status s = ScanFeed(store_, from, [&](uint64_t seq, const FeedValue& v, size_t) {
+      if (seq > visible) return false;  // not durable yet: the next replay gets it
       if (++examined > kMaxExamined) { stop = true; return false; }
-      const std::string_view owner = OwnerOf(v->topic);
-      const bool shown = (entity.empty() || v->entity == entity) && (owner.empty() || who.admin || owner == who.username) &&
-                         (!who.may_read || who.may_read(std::string(v->topic)));
+      const std::string_view owner = OwnerOf(v.topic);
+      const bool shown = (entity.empty() || v.entity == entity) && (owner.empty() || who.admin || owner == who.username) &&
+                         (!who.may_read || who.may_read(std::string(v.topic)));
       if (shown) {
-        if (events.size() + v->event.size() + 1 + kEnvelope > max_response_bytes) {
+        if (events.size() + v.event.size() + 1 + kEnvelope > max_response_bytes) {
           if (taken == 0) bad = Status::TooLarge("response too large: one event exceeds max_response_bytes");
           stop = true;
           return false;
         }
         if (taken > 0) events.Append(',');
-        events.Append(v->event);
+        events.Append(v.event);
         ++taken;
       }
-      next = *seq;
-      if (shown && taken >= limit) { stop = *seq < visible; return false; }
+      next = seq;
+      if (shown && taken >= limit) { stop = seq < visible; return false; }
       return true;
-    }, keys::Feed(from));
+    });
     if (!s.ok()) return s;
     if (!bad.ok()) return bad;
     complete = !stop;
@@ -199,23 +210,15 @@ Status ChangeFeed::Trim(int64_t now_ms, size_t budget) {
   uint64_t cut = 0;  // the last sequence to remove
   uint64_t removed_bytes = 0;
   size_t n = 0;
-  Status bad;
-  Status s = store_.Scan(keys::kFeedPrefix, [&](std::string_view key, std::string_view value) {
-    auto seq = keys::ParseFeed(key);
-    auto v = ParseValue(value);
-    if (!seq || !v) {
-      bad = Status::Internal("corrupt change feed entry: " + std::string(key));
-      return false;
-    }
-    const bool too_old = v->committed_ms <= cutoff_ms;
+  Status s = ScanFeed(store_, oldest_, [&](uint64_t seq, const FeedValue& v, size_t bytes) {
+    const bool too_old = v.committed_ms <= cutoff_ms;
     const bool too_big = bytes_ > removed_bytes && bytes_ - removed_bytes > options_.retention_bytes;
     if (!too_old && !too_big) return false;
-    cut = *seq;
-    removed_bytes += key.size() + value.size();
+    cut = seq;
+    removed_bytes += bytes;
     return ++n < budget;
-  }, keys::Feed(oldest_));
+  });
   if (!s.ok()) return s;
-  if (!bad.ok()) return bad;
   if (n == 0) return Status::Ok();
   behind_ = n >= budget;
   Batch batch;

@@ -27,22 +27,26 @@ violated() {  # which monitor fired in the last run
   esac
 }
 
-run() {  # run NAME [-DVARIANT]; prints the pan summary, returns the number of errors
-  local name="$1"; shift
-  spin -a "$@" outbox.pml >/dev/null
+# check MODEL TRAIL_STEPS NAME [-DVARIANT]: model-checks MODEL.pml, prints the pan summary (and the
+# last steps of a counterexample whose statements match TRAIL_STEPS), returns the number of errors.
+check() {
+  local model="$1" steps="$2" name="$3"; shift 3
+  spin -a "$@" "$model.pml" >/dev/null
   gcc -O2 -DSAFETY -o pan pan.c 2>/dev/null
   ./pan -m100000 > "pan-$name.out" 2>&1 || true
   local errors states
   errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' "pan-$name.out" | head -1)
   states=$(sed -n 's/^ *\([0-9.e+]*\) states, stored.*/\1/p' "pan-$name.out" | head -1)
-  echo "$name: errors=$errors states=$states${errors:+$( [ "$errors" != 0 ] && echo " violated=$(violated "$name")")}"
-  if [ "${errors:-1}" != 0 ] && [ -f outbox.pml.trail ]; then
+  echo "$name: errors=$errors states=$states${errors:+$( [ "$errors" != 0 ] && [ "$model" = outbox ] && echo " violated=$(violated "$name")")}"
+  if [ "${errors:-1}" != 0 ] && [ -f "$model.pml.trail" ]; then
     echo "--- counterexample ($name), the last steps:"
-    spin -t -p "$@" outbox.pml 2>/dev/null | grep -E "broker:1\).*\[(run_count|ever|data|outbox|progress|half|crashes|failures|idx = 0|mem_progress)|assertion violated" | tail -14 | sed 's/^/    /'
-    rm -f outbox.pml.trail
+    spin -t -p "$@" "$model.pml" 2>/dev/null | grep -E "$steps|assertion violated" | tail -14 | sed 's/^/    /'
+    rm -f "$model.pml.trail"
   fi
   return "${errors:-1}"
 }
+run() { check outbox "broker:1\).*\[(run_count|ever|data|outbox|progress|half|crashes|failures|idx = 0|mem_progress)" "$@"; }
+run_feed() { check changefeed "system:1\).*\[(queue|see|seen|feed|crashes|connected|pos = |replaying)" "$@"; }
 
 status=0
 if run design; then echo "design: NoDoubleDelivery and DataImpliesOutboxOrDelivered hold"; else echo "FAIL: the design violates an invariant"; status=1; fi
@@ -55,23 +59,6 @@ else echo "FAIL: reset-to-zero violated $(violated reset-to-zero), expected NoDo
 if run non-atomic -DNON_ATOMIC_COMMIT; then echo "FAIL: non-atomic variant passed; the model no longer catches it"; status=1
 elif [ "$(violated non-atomic)" = DataImpliesOutboxOrDelivered ]; then echo "non-atomic: DataImpliesOutboxOrDelivered counterexample, as expected"
 else echo "FAIL: non-atomic violated $(violated non-atomic), expected DataImpliesOutboxOrDelivered"; status=1; fi
-# The change feed model: run_feed NAME [-DVARIANT]; returns the number of errors.
-run_feed() {
-  local name="$1"; shift
-  spin -a "$@" changefeed.pml >/dev/null
-  gcc -O2 -DSAFETY -o pan pan.c 2>/dev/null
-  ./pan -m100000 > "pan-$name.out" 2>&1 || true
-  local errors states
-  errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' "pan-$name.out" | head -1)
-  states=$(sed -n 's/^ *\([0-9.e+]*\) states, stored.*/\1/p' "pan-$name.out" | head -1)
-  echo "$name: errors=$errors states=$states"
-  if [ "${errors:-1}" != 0 ] && [ -f changefeed.pml.trail ]; then
-    echo "--- counterexample ($name), the last steps:"
-    spin -t -p "$@" changefeed.pml 2>/dev/null | grep -E "system:1\).*\[(queue|see|seen|feed|crashes|connected|pos = |replaying)|assertion violated" | tail -12 | sed 's/^/    /'
-    rm -f changefeed.pml.trail
-  fi
-  return "${errors:-1}"
-}
 feed_violation() { grep -m1 'assertion violated' "pan-$1.out"; }
 if run_feed feed-design; then echo "feed design: EveryCommittedEventIsSeen holds"; else echo "FAIL: the change feed design loses an event"; status=1; fi
 if run_feed feed-witness -DWITNESS; then echo "FAIL: no history where a crash lost events that replay recovered: the model is vacuous"; status=1
