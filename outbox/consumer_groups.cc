@@ -56,9 +56,51 @@ class ConsumerGroups::GroupSink : public EventSink {
   GroupSink(ConsumerGroups& owner, Group& group)
       : owner_(owner), group_(group), target_("group:" + GroupKey(group.entity, group.name)) {}
   const std::string& target() const override { return target_; }
-  Status Publish(const std::string& topic, const std::string& payload, const std::string&) override {
+  Status Publish(const std::string& topic, const std::string& payload, const std::string& origin) override {
+    return PublishEvent(Event{0, topic, payload, {}}, origin);
+  }
+  Status PublishEvent(const Event& ev, const std::string&) override {
     std::string entity, id;
-    if (!EventParts(topic, &entity, &id) || entity != group_.entity || group_.members.empty()) return Status::Ok();
+    if (!EventParts(ev.topic, &entity, &id) || entity != group_.entity || group_.members.empty()) return Status::Ok();
+    if (group_.filters.empty()) return Deliver(id, ev.payload, ev.sequence);
+    const char* match = Match(ev);
+    if (!match) return Status::Ok();
+    std::string payload = R"({"match":")";
+    payload += match;
+    payload += "\",";
+    payload.append(ev.payload, 1, std::string::npos);  // the event's own members follow
+    return Deliver(id, payload, ev.sequence);
+  }
+
+ private:
+  // The live query's verdict on one event (see the header), nullptr: not for this group.
+  const char* Match(const Event& ev) const {
+    auto parsed = ParseStored(ev.payload);
+    if (!parsed.ok()) return nullptr;
+    const cJSON* op = cJSON_GetObjectItemCaseSensitive(parsed.value().get(), "operation");
+    const cJSON* data = cJSON_GetObjectItemCaseSensitive(parsed.value().get(), "data");
+    if (!cJSON_IsString(op)) return nullptr;
+    const bool now = Matches(group_.filters, data);
+    const std::string_view kind = op->valuestring;
+    if (kind == "Create") return now ? "enter" : nullptr;
+    if (kind == "Delete") return now ? "leave" : nullptr;  // a Delete's data is the record as it was
+    std::optional<bool> was;
+    if (!ev.before.empty()) {
+      auto before = ParseStored(ev.before);
+      if (before.ok()) was = Matches(group_.filters, before.value().get());
+    }
+    if (!was) return now ? "enter" : "leave";  // recovered after a restart: no before-image
+    if (*was && now) return "stay";
+    if (now) return "enter";
+    return *was ? "leave" : nullptr;
+  }
+
+  // True when `m` already has event `seq` in its snapshot.
+  bool InSnapshot(const std::string& m, uint64_t seq) const {
+    return seq != 0 && owner_.members_.at(m).snapshot_seq >= seq;
+  }
+
+  Status Deliver(const std::string& id, const std::string& payload, uint64_t seq) {
     switch (group_.mode) {
       case GroupMode::kBroadcast: {
         // One event, several members: a failure part-way must not make the retry (which is always the
@@ -69,7 +111,9 @@ class ConsumerGroups::GroupSink : public EventSink {
         }
         for (const auto& m : group_.members) {
           if (done_.count(m)) continue;
-          if (Status s = owner_.Send(owner_.members_.at(m), payload); !s.ok()) return s;
+          if (!InSnapshot(m, seq)) {
+            if (Status s = owner_.Send(owner_.members_.at(m), payload); !s.ok()) return s;
+          }
           done_.insert(m);
         }
         retrying_.clear();
@@ -78,19 +122,18 @@ class ConsumerGroups::GroupSink : public EventSink {
       }
       case GroupMode::kLoadBalanced: {
         const std::string& m = group_.members[group_.next % group_.members.size()];
-        Status s = owner_.Send(owner_.members_.at(m), payload);
+        Status s = InSnapshot(m, seq) ? Status::Ok() : owner_.Send(owner_.members_.at(m), payload);
         if (s.ok()) ++group_.next;  // a failed attempt is retried with the same member
         return s;
       }
       case GroupMode::kOrdered: {
         std::string m = OwnerOf(group_.assignment, GroupPartitionOf(id));
-        return m.empty() ? Status::Ok() : owner_.Send(owner_.members_.at(m), payload);
+        return m.empty() || InSnapshot(m, seq) ? Status::Ok() : owner_.Send(owner_.members_.at(m), payload);
       }
     }
     return Status::Ok();
   }
 
- private:
   ConsumerGroups& owner_;
   Group& group_;
   std::string target_;
@@ -136,6 +179,7 @@ Status ConsumerGroups::Persist(const Group& g, const std::string& gone) {
     cJSON_AddStringToObject(j.get(), "client_id", m.client_id.c_str());
     cJSON_AddBoolToObject(j.get(), "clean", m.clean);
     cJSON_AddItemToObject(j.get(), "partitions", IntArray(PartitionsOf(g, id)).release());
+    if (!g.filters_text.empty()) cJSON_AddItemToObject(j.get(), "filters", cJSON_CreateRaw(g.filters_text.c_str()));
     batch.Put(kSubPrefix + id, Print(j.get()));
   }
   auto t = store_.Commit(batch);
@@ -178,6 +222,14 @@ Status ConsumerGroups::Load(int64_t now_ms) {
     auto mode = ParseMode(cJSON_GetObjectItemCaseSensitive(j.get(), "mode"));
     if (!mode.ok()) return Status::Internal("corrupt consumer group member " + id);
     Group& g = GroupFor(m.entity, m.group, mode.value());
+    if (g.members.empty()) {
+      auto filters = ParseFilters(j.get());
+      if (!filters.ok()) return Status::Internal("corrupt consumer group member " + id + ": " + filters.status().message());
+      if (filters.value()) {
+        g.filters_text = Print(cJSON_GetObjectItemCaseSensitive(j.get(), "filters"));
+        g.filters = std::move(filters.value()->filters);
+      }
+    }
     g.members.push_back(id);
     if (g.mode == GroupMode::kOrdered) {
       std::vector<int>& parts = g.assignment[id];
@@ -191,13 +243,29 @@ Status ConsumerGroups::Load(int64_t now_ms) {
   return Status::Ok();
 }
 
-Result<Json> ConsumerGroups::Subscribe(const cJSON* payload, const std::string& client_id, bool clean, int64_t now_ms) {
+Result<std::optional<Query>> ConsumerGroups::ParseFilters(const cJSON* payload) {
+  const cJSON* filters = cJSON_GetObjectItemCaseSensitive(payload, "filters");
+  if (!filters) return std::optional<Query>();
+  Json q = NewObject();
+  cJSON_AddItemToObject(q.get(), "filters", cJSON_Duplicate(filters, true));
+  auto parsed = ParseQuery(q.get(), QueryKind::kCount);
+  if (!parsed.ok()) return parsed.status();
+  return std::optional<Query>(std::move(parsed.value()));
+}
+
+Result<Json> ConsumerGroups::Subscribe(const cJSON* payload, const std::string& client_id, bool clean, int64_t now_ms,
+                                       uint64_t snapshot_seq) {
   for (const cJSON* c = payload->child; c; c = c->next) {
     std::string_view k = c->string;
-    if (k != "entity" && k != "group" && k != "mode" && k != "request_id") {
+    if (k != "entity" && k != "group" && k != "mode" && k != "request_id" && k != "filters" && k != "snapshot" &&
+        k != "limit") {
       return Status::BadRequest("unknown field in subscribe request: " + std::string(k));
     }
   }
+  auto filters = ParseFilters(payload);
+  if (!filters.ok()) return filters.status();
+  const cJSON* given_filters = cJSON_GetObjectItemCaseSensitive(payload, "filters");
+  const std::string filters_text = given_filters ? Print(given_filters) : "";
   const cJSON* entity = cJSON_GetObjectItemCaseSensitive(payload, "entity");
   const cJSON* group = cJSON_GetObjectItemCaseSensitive(payload, "group");
   if (!cJSON_IsString(entity)) return Status::BadRequest("subscribe needs \"entity\"");
@@ -213,6 +281,10 @@ Result<Json> ConsumerGroups::Subscribe(const cJSON* payload, const std::string& 
     if (existing->second.mode != mode.value()) {
       return Status::Conflict(std::string("group ") + group->valuestring + " uses mode " + GroupModeName(existing->second.mode));
     }
+    if (existing->second.filters_text != filters_text) {
+      return Status::Conflict(std::string("group ") + group->valuestring + " uses " +
+                              (existing->second.filters_text.empty() ? "no filters" : "the filters " + existing->second.filters_text));
+    }
     if (existing->second.members.size() >= kMaxMembersPerGroup) {
       return Status::Conflict(std::string("group ") + group->valuestring + " is full (" +
                               std::to_string(kMaxMembersPerGroup) + " members)");
@@ -222,6 +294,10 @@ Result<Json> ConsumerGroups::Subscribe(const cJSON* payload, const std::string& 
   }
   if (existing != groups_.end() && existing->second.members.empty()) existing->second.mode = mode.value();
   Group& g = GroupFor(entity->valuestring, group->valuestring, mode.value());
+  if (g.members.empty()) {
+    g.filters_text = filters_text;
+    g.filters = filters.value() ? std::move(filters.value()->filters) : std::vector<Filter>{};
+  }
   Member m;
   m.id = NewUuidV7();
   m.entity = g.entity;
@@ -229,6 +305,7 @@ Result<Json> ConsumerGroups::Subscribe(const cJSON* payload, const std::string& 
   m.client_id = client_id;
   m.clean = clean;
   m.last_heartbeat_ms = now_ms;
+  m.snapshot_seq = snapshot_seq;
   const std::string id = m.id;
   members_[id] = std::move(m);
   Assignment before = g.assignment;

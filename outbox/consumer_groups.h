@@ -12,17 +12,28 @@
 // Events are never requeued: an event handed to a member that later times out is not given to another
 // (at most one member ever receives an event). Members are persisted under sub/{id} (with their
 // partitions); heartbeats are kept in memory (a restart counts as a heartbeat).
+//
+// Live queries (PROTOCOL.md §6): a group may carry `filters` (the list query language), the same for
+// all its members. It then receives only the events whose record matches, each delivery carrying
+// "match": a Create of a matching record "enter", a Delete of a matching record "leave", an Update
+// "enter" / "stay" / "leave" as the record matched after / before and after / before only (an update
+// that matched neither is not delivered). The before-image travels with the event in memory only: an
+// update recovered from the outbox after a restart is delivered as "enter" if its record matches now
+// and "leave" if not, which an upsert / remove-if-present client handles correctly. A member that
+// joined with a snapshot read at sequence S is given no event <= S (the snapshot holds it).
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "outbox/assignment.h"
 #include "outbox/event_sink.h"
+#include "storage/query.h"
 #include "storage/json.h"
 #include "storage/store.h"
 
@@ -50,9 +61,13 @@ class ConsumerGroups {
 
   Status Load(int64_t now_ms);
 
-  // {"entity","group","mode"} -> {"id","topic","partitions"}; `clean`: the client's session is clean
-  // (it is removed as soon as it disconnects).
-  Result<Json> Subscribe(const cJSON* payload, const std::string& client_id, bool clean, int64_t now_ms);
+  // {"entity","group","mode","filters"} -> {"id","topic","partitions"}; `clean`: the client's session
+  // is clean (it is removed as soon as it disconnects). `snapshot_seq`: the member read a snapshot at
+  // that sequence (0: none). "snapshot" and "limit" are the caller's (Service) and ignored here.
+  Result<Json> Subscribe(const cJSON* payload, const std::string& client_id, bool clean, int64_t now_ms,
+                         uint64_t snapshot_seq = 0);
+  // The `filters` of a subscribe payload, validated as a count query's (nullopt: none given).
+  static Result<std::optional<Query>> ParseFilters(const cJSON* payload);
   Result<Json> Heartbeat(const std::string& member_id, const std::string& client_id, int64_t now_ms);
   Result<Json> Unsubscribe(const std::string& member_id, const std::string& client_id);
   // A clean-session client disconnected: its members leave at once.
@@ -71,6 +86,7 @@ class ConsumerGroups {
     std::string id, entity, group, client_id;
     bool clean = true;
     int64_t last_heartbeat_ms = 0;
+    uint64_t snapshot_seq = 0;  // events up to here are in the member's snapshot (in memory only)
   };
   class GroupSink;
   struct Group {
@@ -79,6 +95,8 @@ class ConsumerGroups {
     std::vector<std::string> members;  // member ids in join order
     Assignment assignment;             // ordered mode
     size_t next = 0;                   // load_balanced round robin position
+    std::string filters_text;          // live query: the filters as given (printed), empty: none
+    std::vector<Filter> filters;
     std::unique_ptr<GroupSink> sink;
   };
 

@@ -43,7 +43,7 @@ OutboxEntry BuildEntry(const std::vector<Change>& changes, uint64_t first_seq, c
     AppendJsonString(payload, operation_id);
     payload += '}';
     std::string topic = c.owner.empty() ? EventTopic(c.entity, c.id) : OwnerEventTopic(c.owner, c.entity, c.id);
-    e.events.push_back({seq, std::move(topic), std::move(payload)});
+    e.events.push_back({seq, std::move(topic), std::move(payload), c.before_text});
     ++seq;
   }
   return e;

@@ -22,6 +22,9 @@ struct Event {
   uint64_t sequence = 0;
   std::string topic;    // $DB/{entity}/events/{id}
   std::string payload;  // the event JSON as published
+  // An Update: the record as it was before, for live queries (did it match?). In memory only: an
+  // entry recovered after a restart has none (consumer_groups.h says what live queries do then).
+  std::string before;
 };
 
 struct OutboxEntry {

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "outbox/event.h"
 #include "storage/status.h"
 
 namespace mqdb {
@@ -16,6 +17,11 @@ class EventSink {
   virtual const std::string& target() const = 0;
   // Delivers one event. A non-ok Status means "not delivered": it will be retried from this event.
   virtual Status Publish(const std::string& topic, const std::string& payload, const std::string& origin_client_id) = 0;
+  // The outbox delivers through this one: a target that needs more of the event than its topic and
+  // payload (a live query: the sequence, the record before an update) overrides it.
+  virtual Status PublishEvent(const Event& event, const std::string& origin_client_id) {
+    return Publish(event.topic, event.payload, origin_client_id);
+  }
 };
 
 }  // namespace mqdb

@@ -97,7 +97,7 @@ bool Outbox::DeliverHead(const std::vector<EventSink*>& sinks, int64_t now_ms) {
     size_t i = e.Progress(sink->target());
     for (; i < e.events.size(); ++i) {
       const Event& ev = e.events[i];
-      if (!sink->Publish(ev.topic, ev.payload, e.origin).ok()) { failed = true; break; }
+      if (!sink->PublishEvent(ev, e.origin).ok()) { failed = true; break; }
       ++published_;
     }
     e.dispatched[sink->target()] = i;  // a failing target does not stop the others

@@ -340,13 +340,7 @@ Service::Reply Service::Execute(const Request& req, const RequestTarget& target,
       reply.status = Write(reply, records_.Delete(target.entity, target.id, body, batch, who), batch, req.client_id, dedup_key);
       return reply;
     case RequestKind::kGroupSubscribe: {
-      // Events of owned entities belong to their owners: only admins may group-subscribe to them.
-      const cJSON* e = cJSON_GetObjectItemCaseSensitive(body, "entity");
-      if (cJSON_IsString(e) && config_.ownership.count(e->valuestring) && !who.admin) {
-        reply.status = Status::Forbidden(std::string("forbidden: ") + e->valuestring + " records are owned");
-        return reply;
-      }
-      auto r = groups_.Subscribe(body, req.client_id, req.clean_session, NowMs());
+      auto r = Subscribe(req, body, who);
       if (!r.ok()) reply.status = r.status();
       else reply.data = std::move(r.value());
       return reply;
@@ -384,6 +378,59 @@ Service::Reply Service::Execute(const Request& req, const RequestTarget& target,
   if (!read.ok()) reply.status = read.status();
   else reply.data = std::move(read->data);
   return reply;
+}
+
+Result<Json> Service::Subscribe(const Request& req, const cJSON* body, const Principal& who) {
+  const cJSON* e = cJSON_GetObjectItemCaseSensitive(body, "entity");
+  if (!cJSON_IsString(e)) return Status::BadRequest("subscribe needs \"entity\"");
+  if (Status s = CheckEntityName(e->valuestring); !s.ok()) return s;
+  const std::string entity = e->valuestring;
+  const cJSON* sub = body;
+  Json scoped;
+  if (auto owned = config_.ownership.find(entity); owned != config_.ownership.end() && !who.admin) {
+    // Events of owned entities belong to their owners: a non-admin may follow them only through a
+    // live query, which is then scoped to the requester's own records (an owner filter is added).
+    const cJSON* filters = cJSON_GetObjectItemCaseSensitive(body, "filters");
+    if (!filters) return Status::Forbidden("forbidden: " + entity + " records are owned");
+    if (req.username.empty()) return Status(Status::kUnauthenticated, "unauthenticated: " + entity + " records are owned");
+    scoped = Clone(body);
+    cJSON* own = cJSON_GetObjectItemCaseSensitive(scoped.get(), "filters");
+    if (cJSON_IsArray(own)) {
+      cJSON* f = cJSON_CreateObject();
+      cJSON_AddStringToObject(f, "field", owned->second.c_str());
+      cJSON_AddStringToObject(f, "op", "eq");
+      cJSON_AddStringToObject(f, "value", req.username.c_str());
+      cJSON_AddItemToArray(own, f);
+    }
+    sub = scoped.get();
+  }
+  const cJSON* snapshot = cJSON_GetObjectItemCaseSensitive(sub, "snapshot");
+  const cJSON* limit = cJSON_GetObjectItemCaseSensitive(sub, "limit");
+  if (snapshot && !cJSON_IsBool(snapshot)) return Status::BadRequest("snapshot must be true or false");
+  if (limit && !cJSON_IsTrue(snapshot)) return Status::BadRequest("limit goes with \"snapshot\":true");
+  // The snapshot is read and the member joins in one step of the broker thread, so no write falls
+  // between them: the member is given exactly the events after the snapshot's sequence.
+  uint64_t seq = 0;
+  Json records;
+  if (cJSON_IsTrue(snapshot)) {
+    if (auto f = ConsumerGroups::ParseFilters(sub); !f.ok()) return f.status();
+    Json q = NewObject();
+    if (const cJSON* filters = cJSON_GetObjectItemCaseSensitive(sub, "filters")) {
+      cJSON_AddItemToObject(q.get(), "filters", cJSON_Duplicate(filters, true));
+    }
+    if (limit) cJSON_AddItemToObject(q.get(), "limit", cJSON_Duplicate(limit, true));
+    auto list = records_.List(entity, q.get(), who);
+    if (!list.ok()) return list.status();
+    records = std::move(list->data);
+    seq = store_->last_seq();
+  }
+  auto joined = groups_.Subscribe(sub, req.client_id, req.clean_session, NowMs(), seq);
+  if (!joined.ok() || !records) return joined;
+  Json snap = NewObject();
+  cJSON_AddItemToObject(snap.get(), "records", records.release());
+  cJSON_AddNumberToObject(snap.get(), "sequence", static_cast<double>(seq));
+  cJSON_AddItemToObject(joined.value().get(), "snapshot", snap.release());
+  return joined;
 }
 
 std::string Service::ErrorEnvelope(const Status& status) {

@@ -112,6 +112,8 @@ class Service {
   // Stages the outbox entry of `changes` into `batch` and commits it; returns the durability ticket.
   Result<uint64_t> Commit(std::vector<Change>& changes, Batch& batch, const std::string& origin);
   Result<Outcome> Admin(const std::string& path, const cJSON* body);
+  // $DB/_sub/subscribe: a consumer group member, a live query with "filters", and its "snapshot".
+  Result<Json> Subscribe(const Request& req, const cJSON* body, const Principal& who);
   size_t SweepExpired(size_t budget);
   Result<Outcome> BackupNow(const cJSON* body);
   Result<Outcome> RestoreNow(const cJSON* body);

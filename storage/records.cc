@@ -474,7 +474,8 @@ Result<Outcome> Records::Update(const std::string& entity, const std::string& id
   auto spec = ParseUpdate(payload, id);
   if (!spec.ok()) return spec.status();
   int64_t now = now_ms_();
-  auto cur = LoadLive(entity, id, now, &batch);
+  std::string before_text;
+  auto cur = LoadLive(entity, id, now, &batch, &before_text);
   if (!cur.ok()) return cur.status();
   if (!cur.value()) return Status::NotFound("not found: " + What(entity, id));
   if (Status s = CheckOwner(entity, id, cur.value().get(), who); !s.ok()) return s;
@@ -496,7 +497,8 @@ Result<Outcome> Records::Update(const std::string& entity, const std::string& id
   Outcome out;
   out.data = Json(cJSON_CreateRaw(text.c_str()));  // the reply is the stored text: printed once
   std::string owner = OwnerOf(entity, rec.get());
-  out.changes.push_back({ChangeKind::kUpdate, entity, id, std::move(rec), std::move(owner), std::move(text)});
+  out.changes.push_back({ChangeKind::kUpdate, entity, id, std::move(rec), std::move(owner), std::move(text),
+                         std::move(before_text)});
   return out;
 }
 

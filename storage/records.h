@@ -37,6 +37,7 @@ struct Change {
   Json data;          // the record after the write; for a Delete, the record as it was
   std::string owner;  // owned entities: the record's owner (its events go to the owner's topics)
   std::string text;   // `data` as printed and stored, when the write printed it; empty: not printed yet
+  std::string before_text;  // an Update: the record as stored before it (live queries: did it match?)
 };
 
 // Who asks. Ownership rules (PROTOCOL.md §7) apply to non-admins; the default is the system itself.

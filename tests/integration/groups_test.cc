@@ -193,5 +193,34 @@ TEST(Groups, APersistentMemberThatReconnectsInTimeKeepsItsPartitionsAndGetsWhatW
   for (const auto& id : to_a) EXPECT_FALSE(to_b.count(id)) << id;
 }
 
+// A live query over the wire: a snapshot of the matching records with its sequence, then only the
+// changes that concern the result set, each with its match.
+TEST(LiveQuery, ASnapshotThenEnterStayAndLeave) {
+  Broker broker;
+  ASSERT_TRUE(broker.Start()) << broker.Log();
+  Client writer(broker, "lq-writer");
+  ASSERT_TRUE(IsOk(writer.Request("$DB/orders/create", R"({"id":"big","total":500})")));
+  ASSERT_TRUE(IsOk(writer.Request("$DB/orders/create", R"({"id":"small","total":5})")));
+  Client member(broker, "lq-member");
+  Json r = member.Request("$DB/_sub/subscribe", R"({"entity":"orders","group":"large","filters":[{"field":"total","op":"gte","value":100}],"snapshot":true})");
+  ASSERT_TRUE(IsOk(r)) << MessageOf(r);
+  const cJSON* snap = cJSON_GetObjectItem(Data(r), "snapshot");
+  ASSERT_EQ(cJSON_GetArraySize(cJSON_GetObjectItem(snap, "records")), 1);
+  EXPECT_EQ(Str(cJSON_GetObjectItem(snap, "records")->child, "id"), "big");
+  EXPECT_EQ(Num(snap, "sequence"), 2);
+  const std::string topic = Str(Data(r), "topic");
+  member.Subscribe(topic, 1);
+  ASSERT_TRUE(IsOk(writer.Request("$DB/orders/small/update", R"({"total":150})")));  // enter
+  ASSERT_TRUE(IsOk(writer.Request("$DB/orders/big/update", R"({"note":"x"})")));     // stay
+  ASSERT_TRUE(IsOk(writer.Request("$DB/orders/create", R"({"id":"tiny","total":1})")));  // nothing
+  ASSERT_TRUE(IsOk(writer.Request("$DB/orders/big/update", R"({"total":50})")));     // leave
+  ASSERT_TRUE(IsOk(writer.Request("$DB/orders/create", R"({"id":"last","total":999})")));  // enter
+  auto got = member.Collect(topic, 4);
+  ASSERT_EQ(got.size(), 4u);
+  std::vector<std::string> seen;
+  for (const auto& m : got) seen.push_back(Str(m.Parsed().get(), "match") + " " + Str(m.Parsed().get(), "id"));
+  EXPECT_EQ(seen, (std::vector<std::string>{"enter small", "stay big", "leave big", "enter last"}));
+}
+
 }  // namespace
 }  // namespace mqdb::it
