@@ -32,7 +32,8 @@ Json IntArray(const std::vector<int>& v) {
 }
 
 // Entity and record id of an event topic: $DB/{entity}/events/{id} or $DB/u/{owner}/events/{entity}/{id}.
-bool EventParts(const std::string& topic, std::string* entity, std::string* id) {
+// Views into `topic`: this runs for every event and every group.
+bool EventParts(std::string_view topic, std::string_view* entity, std::string_view* id) {
   auto p = Split(topic, '/');
   if (p.size() == 4 && p[2] == "events") { *entity = p[1]; *id = p[3]; return true; }
   if (p.size() == 6 && p[1] == "u" && p[3] == "events") { *entity = p[4]; *id = p[5]; return true; }
@@ -60,8 +61,8 @@ class ConsumerGroups::GroupSink : public EventSink {
     return PublishEvent(Event{0, topic, payload, {}}, origin);
   }
   Status PublishEvent(const Event& ev, const std::string&) override {
-    std::string entity, id;
-    if (!EventParts(ev.topic, &entity, &id) || entity != group_.entity || group_.members.empty()) return Status::Ok();
+    std::string_view entity, id;
+    if (group_.members.empty() || !EventParts(ev.topic, &entity, &id) || entity != group_.entity) return Status::Ok();
     if (group_.filters.empty()) return Deliver(id, ev.payload, ev.sequence);
     const char* match = Match(ev);
     if (!match) return Status::Ok();
@@ -75,20 +76,17 @@ class ConsumerGroups::GroupSink : public EventSink {
  private:
   // The live query's verdict on one event (see the header), nullptr: not for this group.
   const char* Match(const Event& ev) const {
-    auto parsed = ParseStored(ev.payload);
-    if (!parsed.ok()) return nullptr;
-    const cJSON* op = cJSON_GetObjectItemCaseSensitive(parsed.value().get(), "operation");
-    const cJSON* data = cJSON_GetObjectItemCaseSensitive(parsed.value().get(), "data");
+    const ParsedEvent& parsed = owner_.Parsed(ev);
+    if (!parsed.event) return nullptr;
+    const cJSON* op = cJSON_GetObjectItemCaseSensitive(parsed.event.get(), "operation");
+    const cJSON* data = cJSON_GetObjectItemCaseSensitive(parsed.event.get(), "data");
     if (!cJSON_IsString(op)) return nullptr;
     const bool now = Matches(group_.filters, data);
     const std::string_view kind = op->valuestring;
     if (kind == "Create") return now ? "enter" : nullptr;
     if (kind == "Delete") return now ? "leave" : nullptr;  // a Delete's data is the record as it was
     std::optional<bool> was;
-    if (!ev.before.empty()) {
-      auto before = ParseStored(ev.before);
-      if (before.ok()) was = Matches(group_.filters, before.value().get());
-    }
+    if (parsed.before) was = Matches(group_.filters, parsed.before.get());
     if (!was) return now ? "enter" : "leave";  // recovered after a restart: no before-image
     if (*was && now) return "stay";
     if (now) return "enter";
@@ -100,7 +98,7 @@ class ConsumerGroups::GroupSink : public EventSink {
     return seq != 0 && owner_.members_.at(m).snapshot_seq >= seq;
   }
 
-  Status Deliver(const std::string& id, const std::string& payload, uint64_t seq) {
+  Status Deliver(std::string_view id, const std::string& payload, uint64_t seq) {
     switch (group_.mode) {
       case GroupMode::kBroadcast: {
         // One event, several members: a failure part-way must not make the retry (which is always the
@@ -142,6 +140,25 @@ class ConsumerGroups::GroupSink : public EventSink {
 };
 
 ConsumerGroups::ConsumerGroups(Store& store, int timeout_s) : store_(store), timeout_ms_(int64_t{timeout_s} * 1000) {}
+
+const ConsumerGroups::ParsedEvent& ConsumerGroups::Parsed(const Event& ev) {
+  // The outbox hands each event to every group in turn (sink by sink, an entry's events each time):
+  // parse an event once for all the live queries, not once per query.
+  if (ev.sequence != 0) {
+    if (auto it = parsed_.find(ev.sequence); it != parsed_.end()) return it->second;
+  }
+  if (parsed_.size() >= kParsedCache) parsed_.clear();
+  ParsedEvent p;
+  if (auto e = ParseStored(ev.payload); e.ok()) p.event = std::move(e.value());
+  if (!ev.before.empty()) {
+    if (auto b = ParseStored(ev.before); b.ok()) p.before = std::move(b.value());
+  }
+  if (ev.sequence == 0) {
+    uncached_ = std::move(p);
+    return uncached_;
+  }
+  return parsed_.emplace(ev.sequence, std::move(p)).first->second;
+}
 ConsumerGroups::~ConsumerGroups() = default;
 
 Status ConsumerGroups::Send(const Member& m, const std::string& payload) const {

@@ -29,6 +29,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "outbox/assignment.h"
@@ -107,6 +108,15 @@ class ConsumerGroups {
   void NotifyRebalance(const Group& g, const Assignment& before);
   Status Send(const Member& m, const std::string& payload) const;
   std::vector<int> PartitionsOf(const Group& g, const std::string& member_id) const;
+
+  // Events parsed for live queries, by sequence (see Parsed).
+  struct ParsedEvent {
+    Json event, before;
+  };
+  const ParsedEvent& Parsed(const Event& ev);
+  static constexpr size_t kParsedCache = 256;
+  std::unordered_map<uint64_t, ParsedEvent> parsed_;
+  ParsedEvent uncached_;  // an event without a sequence (a direct Publish)
 
   Store& store_;
   int64_t timeout_ms_;
