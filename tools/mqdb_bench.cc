@@ -54,6 +54,7 @@ struct Options {
   std::string username;
   bool reuse = false;
   int broker_pid = 0;  // > 0: report the broker's CPU time per request (a broker on this machine)
+  int live_queries = 0;  // live queries on the entity, set up before the workloads
 };
 
 void Usage() {
@@ -86,6 +87,8 @@ void Usage() {
       "  --concurrency N     clients, one connection and thread each (1)\n"
       "  --pipeline N        requests in flight per client (1)\n"
       "  --seed N            records created before get/update/delete/list/ilist/mixed (1000)\n"
+      "  --live-queries N    before the workloads, N consumer groups on the entity with the live query\n"
+      "                      n = i (i = 0..N-1; records' n is 0..999), one member each (0)\n"
       "  --reuse             the --seed records exist already (an earlier run on this broker made them)\n"
       "  --fields N          fields per record (5)\n"
       "  --field-size N      bytes per field (100): 5 x 100 is about the 600-byte records of the MQDB paper\n"
@@ -130,6 +133,7 @@ bool ParseArgs(int argc, char** argv, Options& o) {
     else if (a == "--username") o.username = v;
     else if (a == "--format") o.format = v;
     else if (a == "--broker-pid") o.broker_pid = std::atoi(v);
+    else if (a == "--live-queries") o.live_queries = std::atoi(v);
     else { std::fprintf(stderr, "unknown option %s (see --help)\n", a.c_str()); return false; }
   }
   return true;
@@ -835,6 +839,26 @@ int main(int argc, char** argv) {
     if (r.find("\"state\":\"ready\"") == std::string::npos) {
       std::fprintf(stderr, "ilist: index on %s.k is not ready (%s): use a fresh entity or database\n", o.entity.c_str(),
                    r.c_str());
+    }
+  }
+  // Live queries: N groups, each an equality filter on n. Their member is this connection, which stays
+  // open (its deliveries queue in the broker) until the workloads are done.
+  std::unique_ptr<Conn> live;
+  if (o.live_queries > 0) {
+    live = std::make_unique<Conn>(o, "bench-live-" + std::to_string(getpid()));
+    Result r;
+    int i = 0;
+    live->Run(r, Clock::now() + std::chrono::minutes(5), [&](std::string& t, std::string& p) {
+      if (i >= o.live_queries) return false;
+      t = "$DB/_sub/subscribe";
+      p = R"({"entity":")" + o.entity + R"(","group":"lq)" + std::to_string(i) + R"(","mode":"broadcast","filters":[{"field":"n","op":"eq","value":)" +
+          std::to_string(i) + "}]}";
+      ++i;
+      return true;
+    });
+    if (r.ok != static_cast<uint64_t>(o.live_queries)) {
+      std::fprintf(stderr, "live queries: %llu of %d subscribed (%s)\n", static_cast<unsigned long long>(r.ok), o.live_queries,
+                   live->last_payloads.empty() ? "" : live->last_payloads.back().c_str());
     }
   }
   bool seeded = false;
