@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "storage/keys.h"
 #include "storage/names.h"
 #include "storage/split.h"
 #include "storage/uuid.h"
@@ -139,7 +140,95 @@ class ConsumerGroups::GroupSink : public EventSink {
   std::set<std::string> done_;  // ... and the members that already have it
 };
 
-ConsumerGroups::ConsumerGroups(Store& store, int timeout_s) : store_(store), timeout_ms_(int64_t{timeout_s} * 1000) {}
+// The one outbox target of every group with filters: finds the groups an event can concern through
+// the index, and hands the event to each of those groups' own sink (which decides the match).
+class ConsumerGroups::LiveSink : public EventSink {
+ public:
+  explicit LiveSink(ConsumerGroups& owner) : owner_(owner) {}
+  const std::string& target() const override { return target_; }
+  Status Publish(const std::string& topic, const std::string& payload, const std::string& origin) override {
+    return PublishEvent(Event{0, topic, payload, {}}, origin);
+  }
+  Status PublishEvent(const Event& ev, const std::string& origin) override {
+    if (owner_.live_index_dirty_) owner_.RebuildLiveIndex();
+    std::string_view entity, id;
+    if (!EventParts(ev.topic, &entity, &id)) return Status::Ok();
+    auto it = owner_.live_index_.find(entity);
+    if (it == owner_.live_index_.end()) return Status::Ok();
+    const ParsedEvent& parsed = owner_.Parsed(ev);
+    if (!parsed.event) return Status::Ok();
+    const cJSON* data = cJSON_GetObjectItemCaseSensitive(parsed.event.get(), "data");
+    candidates_.clear();
+    for (const auto& [path, groups] : it->second.by_eq) {
+      for (const cJSON* record : {data, static_cast<const cJSON*>(parsed.before.get())}) {
+        if (!record) continue;
+        const cJSON* v = Lookup(record, path);
+        if (!v) continue;
+        auto hit = groups.find(keys::EncodeSortable(v));
+        if (hit != groups.end()) candidates_.insert(candidates_.end(), hit->second.begin(), hit->second.end());
+      }
+    }
+    candidates_.insert(candidates_.end(), it->second.unindexed.begin(), it->second.unindexed.end());
+    std::sort(candidates_.begin(), candidates_.end());
+    candidates_.erase(std::unique(candidates_.begin(), candidates_.end()), candidates_.end());
+    // A retry is always the same event (the outbox resumes at the first one not delivered): the
+    // groups that got it the first time do not get it again.
+    if (ev.sequence != retrying_ || ev.payload != retrying_payload_) {
+      retrying_ = ev.sequence;
+      retrying_payload_ = ev.payload;
+      done_.clear();
+    }
+    for (Group* g : candidates_) {
+      if (done_.count(g)) continue;
+      if (Status s = g->sink->PublishEvent(ev, origin); !s.ok()) return s;
+      done_.insert(g);
+    }
+    retrying_ = 0;
+    retrying_payload_.clear();
+    done_.clear();
+    return Status::Ok();
+  }
+
+ private:
+  ConsumerGroups& owner_;
+  std::string target_ = "live-queries";
+  std::vector<Group*> candidates_;
+  uint64_t retrying_ = 0;
+  std::string retrying_payload_;
+  std::set<Group*> done_;
+};
+
+void ConsumerGroups::RebuildLiveIndex() {
+  live_index_.clear();
+  live_groups_ = 0;
+  for (auto& [key, g] : groups_) {
+    if (g.members.empty() || g.filters_text.empty()) continue;
+    ++live_groups_;
+    EntityLive& e = live_index_[g.entity];
+    const Filter* eq = nullptr;
+    for (const auto& f : g.filters) {
+      if (f.op == FilterOp::kEq && !keys::EncodeSortable(f.value.get()).empty()) {
+        eq = &f;
+        break;
+      }
+    }
+    if (!eq) {
+      e.unindexed.push_back(&g);
+      continue;
+    }
+    auto slot = std::find_if(e.by_eq.begin(), e.by_eq.end(), [&](const auto& p) { return p.first == eq->path; });
+    if (slot == e.by_eq.end()) {
+      e.by_eq.emplace_back(eq->path, std::map<std::string, std::vector<Group*>>{});
+      slot = std::prev(e.by_eq.end());
+    }
+    slot->second[keys::EncodeSortable(eq->value.get())].push_back(&g);
+  }
+  live_index_dirty_ = false;
+}
+
+ConsumerGroups::ConsumerGroups(Store& store, int timeout_s) : store_(store), timeout_ms_(int64_t{timeout_s} * 1000) {
+  live_sink_ = std::make_unique<LiveSink>(*this);
+}
 
 const ConsumerGroups::ParsedEvent& ConsumerGroups::Parsed(const Event& ev) {
   // The outbox hands each event to every group in turn (sink by sink, an entry's events each time):
@@ -248,6 +337,7 @@ Status ConsumerGroups::Load(int64_t now_ms) {
       }
     }
     g.members.push_back(id);
+    live_index_dirty_ = true;
     if (g.mode == GroupMode::kOrdered) {
       std::vector<int>& parts = g.assignment[id];
       const cJSON* stored_parts = cJSON_GetObjectItemCaseSensitive(j.get(), "partitions");
@@ -327,6 +417,7 @@ Result<Json> ConsumerGroups::Subscribe(const cJSON* payload, const std::string& 
   members_[id] = std::move(m);
   Assignment before = g.assignment;
   g.members.push_back(id);
+  live_index_dirty_ = true;
   if (g.mode == GroupMode::kOrdered) AssignJoin(g.assignment, id);
   if (Status s = Persist(g, ""); !s.ok()) {
     g.members.pop_back();
@@ -370,6 +461,7 @@ void ConsumerGroups::Remove(const std::string& member_id) {
   Group& g = groups_.at(GroupKey(it->second.entity, it->second.group));
   Assignment before = g.assignment;
   g.members.erase(std::remove(g.members.begin(), g.members.end(), member_id), g.members.end());
+  live_index_dirty_ = true;
   if (g.mode == GroupMode::kOrdered) AssignLeave(g.assignment, member_id);
   members_.erase(it);
   Persist(g, member_id);  // a failure leaves a stale sub/ record that the next change rewrites
@@ -389,7 +481,13 @@ void ConsumerGroups::ExpireSilent(int64_t now_ms) {
 }
 
 void ConsumerGroups::AppendSinks(std::vector<EventSink*>& sinks) const {
-  for (const auto& [key, g] : groups_) sinks.push_back(g.sink.get());
+  bool live = false;
+  for (const auto& [key, g] : groups_) {
+    if (g.filters_text.empty()) sinks.push_back(g.sink.get());
+    else live |= !g.members.empty();
+  }
+  // Groups with filters (and members) are served by the one live-query target, through its index.
+  if (live) sinks.push_back(live_sink_.get());
 }
 
 Json ConsumerGroups::GroupsJson() const {

@@ -21,6 +21,10 @@
 // update recovered from the outbox after a restart is delivered as "enter" if its record matches now
 // and "leave" if not, which an upsert / remove-if-present client handles correctly. A member that
 // joined with a snapshot read at sequence S is given no event <= S (the snapshot holds it).
+// All groups with filters share one delivery target (LiveSink), which indexes them by the first
+// equality filter each has (field path and value), so a write tests only the groups its record's
+// values (before and after) can match, plus those without an equality filter; a failed delivery is
+// retried without repeating it to the groups that already have it.
 #pragma once
 
 #include <cstdint>
@@ -90,6 +94,7 @@ class ConsumerGroups {
     uint64_t snapshot_seq = 0;  // events up to here are in the member's snapshot (in memory only)
   };
   class GroupSink;
+  class LiveSink;
   struct Group {
     std::string entity, name;
     GroupMode mode = GroupMode::kBroadcast;
@@ -114,6 +119,18 @@ class ConsumerGroups {
     Json event, before;
   };
   const ParsedEvent& Parsed(const Event& ev);
+
+  // The live-query index (LiveSink): per entity, groups by (path, encoded value) of their first
+  // equality filter, and the others. Rebuilt when a group gains its first or loses its last member.
+  struct EntityLive {
+    std::vector<std::pair<FieldPath, std::map<std::string, std::vector<Group*>>>> by_eq;
+    std::vector<Group*> unindexed;
+  };
+  void RebuildLiveIndex();
+  std::map<std::string, EntityLive, std::less<>> live_index_;
+  bool live_index_dirty_ = true;
+  size_t live_groups_ = 0;  // groups with filters and members
+  std::unique_ptr<LiveSink> live_sink_;
   static constexpr size_t kParsedCache = 256;
   std::unordered_map<uint64_t, ParsedEvent> parsed_;
   ParsedEvent uncached_;  // an event without a sequence (a direct Publish)

@@ -2,6 +2,8 @@
 // on a real RocksDB, deliveries captured where the broker's targeted publish would send them.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "plugin/service.h"
 #include "test_util.h"
 
@@ -154,6 +156,41 @@ TEST_F(LiveQueryTest, FiltersSurviveARestartAndRecoveredUpdatesDegradeSafely) {
   Call("$DB/users/create", R"({"id":"k","age":3})");
   Call("$DB/users/a/update", R"({"name":"B"})");
   EXPECT_EQ(Seen(), (std::vector<std::string>{"stay a"})) << "the filters were reloaded";
+}
+
+// Many live queries on one entity: the index by equality filter gives each write to exactly the
+// groups its values before and after can match (and to those without an equality filter).
+TEST_F(LiveQueryTest, TheIndexGivesAWriteToTheGroupsItConcernsOnly) {
+  for (int i = 0; i < 50; ++i) {
+    Subscribe(R"({"entity":"items","group":"k)" + std::to_string(i) + R"(","filters":[{"field":"k","op":"eq","value":)" +
+              std::to_string(i) + "}]}");
+  }
+  Subscribe(R"({"entity":"items","group":"big","filters":[{"field":"k","op":"gte","value":40}]})");
+  Subscribe(R"({"entity":"items","group":"named","filters":[{"field":"name","op":"eq","value":"x"},{"field":"k","op":"lt","value":10}]})");
+  auto groups_of = [&](const std::vector<Delivery>& ds) {
+    std::vector<std::string> topics;
+    for (const auto& d : ds) {
+      auto j = ParseStored(d.payload);
+      topics.push_back(GetString(j.value().get(), "match").value_or("-") + "@" + d.topic);
+    }
+    std::sort(topics.begin(), topics.end());
+    return topics;
+  };
+  // Member topics, by group: the subscribe replies gave them; find them by delivering once.
+  Call("$DB/items/create", R"({"id":"a","k":3})");
+  ASSERT_EQ(delivered.size(), 1u);
+  const std::string k3 = delivered[0].topic;
+  delivered.clear();
+  Call("$DB/items/a/update", R"({"k":45})");  // leaves k3, enters k45 and big
+  auto moved = groups_of(delivered);
+  ASSERT_EQ(moved.size(), 3u);
+  EXPECT_EQ(std::count_if(moved.begin(), moved.end(), [](const std::string& t) { return t.rfind("enter@", 0) == 0; }), 2);
+  EXPECT_NE(std::find(moved.begin(), moved.end(), "leave@" + k3), moved.end());
+  delivered.clear();
+  Call("$DB/items/create", R"({"id":"b","k":99,"name":"x"})");  // no group for 99; big; named does not match (k < 10)
+  EXPECT_EQ(Seen(), (std::vector<std::string>{"enter b"}));
+  Call("$DB/items/create", R"({"id":"c","k":5,"name":"x"})");  // k5 and named
+  EXPECT_EQ(Seen(), (std::vector<std::string>{"enter c", "enter c"}));
 }
 
 }  // namespace
