@@ -63,7 +63,7 @@ void Usage() {
       "  --host H            broker address (127.0.0.1)\n"
       "  --port P            broker port (1883)\n"
       "  --workload W        echo|echo-record|echo-busy|insert|get|update|delete|list|ilist|mixed|changefeed|unique|cascade|\n"
-      "                      hostile|replay|\n"
+      "                      hostile|replay|tx|\n"
       "                      suite|all,\n"
       "                      or a comma-separated list of them (suite). suite = insert, get, update, delete,\n"
       "                      list, ilist, mixed, with an echo run before and after each;\n"
@@ -74,11 +74,13 @@ void Usage() {
       "                      echo-busy: echo that holds the broker thread --busy-us first: the best a request\n"
       "                      costing the plugin that much broker-thread time can reach on this machine\n"
       "                      queue: each client uses its own entity as a queue, in turn creating a record\n"
+      "                      tx: transactions of 10 creates (records/s in the note)\n"
       "                      replay: pages of 1000 events of the change feed from random points of the seeded ones\n"
       "                      hostile: the hostile-input corpus (huge in/like, record growth, oversized pages,\n"
       "                      deep nesting, NUL, ...) once, in turn: the longest round trip and, with\n"
       "                      --broker-pid, the broker's RSS before and after\n"
       "                      (ids in time order), deleting the oldest (10 stay) and listing the first 10\n"
+      "                      tx: transactions of 10 creates (records/s in the note)\n"
       "                      replay: pages of 1000 events of the change feed from random points of the seeded ones\n"
       "                      hostile: the hostile-input corpus (huge in/like, record growth, oversized pages,\n"
       "                      deep nesting, NUL, ...) once, in turn: the longest round trip and, with\n"
@@ -386,6 +388,22 @@ Result Workload(const Options& o, const std::string& w) {
       }
       return true;
     }));
+  }
+  if (w == "tx") {
+    // A transaction of 10 creates per request: compare its records/s (= req/s x 10) with insert's.
+    Result r = RunClients(o, w, per_client([base, &o](std::mt19937_64& rng, uint64_t, int, std::string& t, std::string& p) {
+      t = "$DB/_tx";
+      p = R"({"ops":[)";
+      for (int i = 0; i < 10; ++i) {
+        p += std::string(i ? "," : "") + R"({"op":"create","entity":")" + o.entity + R"(","data":)" + Record(o, rng) + "}";
+      }
+      p += "]}";
+      return true;
+    }));
+    char note[64];
+    std::snprintf(note, sizeof note, "%.0f records/s (10 per transaction)", r.Throughput() * 10);
+    r.note = note;
+    return r;
   }
   if (w == "replay") {
     // The change feed: pages of 1,000 retained events from a random point of the seeded ones (one
