@@ -258,5 +258,39 @@ TEST_F(LiveQueryTest, SnapshotPlusDeliveriesEqualsAFreshListThroughoutRandomWrit
   EXPECT_TRUE(joined);
 }
 
+// Every group mode works with filters: load_balanced gives each matching event to one member,
+// ordered to the member owning the record's partition, always with its match.
+TEST_F(LiveQueryTest, FiltersWorkInEveryMode) {
+  for (const char* mode : {"load_balanced", "ordered"}) {
+    const std::string group = std::string("m-") + mode;
+    const std::string entity = std::string("jobs-") + mode;  // one entity per mode: the other group stays quiet
+    const std::string body = R"({"entity":")" + entity + R"(","group":")" + group + R"(","mode":")" + mode +
+                             R"(","filters":[{"field":"urgent","op":"eq","value":true}]})";
+    auto a = svc_->Handle({"$DB/_sub/subscribe", body, "member-a", "admin"});
+    auto b = svc_->Handle({"$DB/_sub/subscribe", body, "member-b", "admin"});
+    ASSERT_TRUE(a.status.ok() && b.status.ok()) << a.status.message() << b.status.message();
+    svc_->Pump({});
+    delivered.clear();
+    for (int i = 0; i < 20; ++i) {
+      Call("$DB/" + entity + "/create", R"({"id":")" + group + std::to_string(i) + R"(","urgent":)" + (i % 2 ? "true" : "false") + "}");
+    }
+    std::map<std::string, int> per_member;
+    size_t events = 0;
+    for (const auto& d : delivered) {
+      auto j = ParseStored(d.payload);
+      if (GetString(j.value().get(), "operation") == std::optional<std::string>("Rebalance")) continue;
+      EXPECT_EQ(GetString(j.value().get(), "match"), std::optional<std::string>("enter")) << d.payload;
+      ++per_member[d.client_id];
+      ++events;
+    }
+    delivered.clear();
+    EXPECT_EQ(events, 10u) << mode << ": each of the 10 urgent jobs once, the others never";
+    if (std::string(mode) == "load_balanced") {
+      EXPECT_EQ(per_member["member-a"], 5);
+      EXPECT_EQ(per_member["member-b"], 5);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace mqdb
