@@ -88,7 +88,7 @@ TEST_F(LiveQueryTest, FiltersAreValidatedAndTheSameForEveryMember) {
   Subscribe(kAdults);
   auto other = Call("$DB/_sub/subscribe", R"({"entity":"users","group":"adults","mode":"broadcast","filters":[]})");
   EXPECT_EQ(other.status.code(), 409);
-  EXPECT_EQ(other.status.message(), R"(group adults uses the filters [{"field":"age","op":"gte","value":18}])");
+  EXPECT_EQ(other.status.message(), "group adults uses other filters");
   auto none = Call("$DB/_sub/subscribe", R"({"entity":"users","group":"adults","mode":"broadcast"})");
   EXPECT_EQ(none.status.code(), 409);
   EXPECT_EQ(Call("$DB/_sub/subscribe", R"({"entity":"users","group":"g2","limit":5})").status.message(),
