@@ -377,8 +377,9 @@ Status Records::StageDelete(const std::string& entity, const std::string& id, Js
           std::string text;
           if (Status s = StageChange(fk->entity, child_id, child.get(), updated.get(), batch, &text); !s.ok()) return s;
           std::string owner = OwnerOf(fk->entity, updated.get());
-          cascade.changes.push_back(
-              {ChangeKind::kUpdate, fk->entity, child_id, std::move(updated), std::move(owner), std::move(text)});
+          // The child as it was goes with the change (live queries decide enter/stay/leave from it).
+          cascade.changes.push_back({ChangeKind::kUpdate, fk->entity, child_id, std::move(updated), std::move(owner),
+                                     std::move(text), Print(child.get())});
           break;
         }
       }

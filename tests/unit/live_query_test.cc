@@ -292,5 +292,18 @@ TEST_F(LiveQueryTest, FiltersWorkInEveryMode) {
   }
 }
 
+// A cascade's set_null is an Update like any other: its before-image decides the match, so a child
+// that never matched is not announced as leaving.
+TEST_F(LiveQueryTest, CascadeUpdatesCarryTheirBeforeImage) {
+  ASSERT_TRUE(Call("$DB/_admin/constraint/parts/add",
+                   R"({"type":"foreign_key","field":"box_id","target_entity":"boxes","on_delete":"set_null"})").status.ok());
+  Call("$DB/boxes/create", R"({"id":"b1"})");
+  Call("$DB/parts/create", R"({"id":"blue","color":"blue","box_id":"b1"})");
+  Call("$DB/parts/create", R"({"id":"red","color":"red","box_id":"b1"})");
+  Subscribe(R"({"entity":"parts","group":"reds","filters":[{"field":"color","op":"eq","value":"red"}]})");
+  Call("$DB/boxes/b1/delete", "");
+  EXPECT_EQ(Seen(), (std::vector<std::string>{"stay red"})) << "the blue part never matched";
+}
+
 }  // namespace
 }  // namespace mqdb
