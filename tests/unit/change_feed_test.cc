@@ -10,6 +10,7 @@
 #include "fault_sink.h"
 #include "plugin/service.h"
 #include "storage/keys.h"
+#include "service_fixture.h"
 #include "test_util.h"
 
 namespace mqdb {
@@ -19,11 +20,7 @@ class ChangeFeedTest : public ::testing::Test {
  protected:
   void SetUp() override { Open(); }
   void Open(FeedOptions feed = {}) {
-    Config c;
-    c.store = {dir_.path(), Durability::kNone, 10};
-    c.admin_users = {"admin"};
-    c.node_id = "n1";
-    c.backup_dir = dir_.path() + "-backups";
+    Config c = test::ServiceConfig(dir_.path());
     c.ownership = {{"notes", "owner"}};
     c.feed = feed;
     c.max_payload = 1 << 20;

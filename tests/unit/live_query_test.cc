@@ -7,6 +7,7 @@
 #include <map>
 
 #include "plugin/service.h"
+#include "service_fixture.h"
 #include "test_util.h"
 
 namespace mqdb {
@@ -16,11 +17,7 @@ class LiveQueryTest : public ::testing::Test {
  protected:
   void SetUp() override { Open(); }
   void Open() {
-    Config c;
-    c.store = {dir_.path(), Durability::kNone, 10};
-    c.admin_users = {"admin"};
-    c.node_id = "n1";
-    c.backup_dir = dir_.path() + "-backups";
+    Config c = test::ServiceConfig(dir_.path());
     c.ownership = {{"notes", "owner"}};
     svc_.reset();
     svc_ = std::move(Service::Open(c).value());

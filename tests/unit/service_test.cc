@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "fault_sink.h"
+#include "service_fixture.h"
 #include "test_util.h"
 
 namespace mqdb {
@@ -53,14 +54,7 @@ class ServiceTest : public ::testing::Test {
   std::string Envelope(const std::string& topic, const std::string& payload) {
     return Service::Envelope(Call(topic, payload));
   }
-  std::map<std::string, std::string> Everything() {
-    std::map<std::string, std::string> all;
-    svc_->store().Scan("", [&](std::string_view k, std::string_view v) {
-      all.emplace(k, v);
-      return true;
-    });
-    return all;
-  }
+  std::map<std::string, std::string> Everything() { return test::Everything(svc_->store()); }
 
   // A request that must be refused with exactly this code and message.
   struct Refusal {

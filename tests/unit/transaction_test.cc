@@ -7,6 +7,7 @@
 
 #include "fault_sink.h"
 #include "plugin/service.h"
+#include "service_fixture.h"
 #include "test_util.h"
 
 namespace mqdb {
@@ -15,11 +16,7 @@ namespace {
 class TransactionTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    Config c;
-    c.store = {dir_.path(), Durability::kNone, 10};
-    c.admin_users = {"admin"};
-    c.node_id = "n1";
-    c.backup_dir = dir_.path() + "-backups";
+    Config c = test::ServiceConfig(dir_.path());
     c.ownership = {{"notes", "owner"}};
     svc_ = std::move(Service::Open(c).value());
   }
@@ -28,14 +25,7 @@ class TransactionTest : public ::testing::Test {
     return svc_->Handle({topic, payload, "client-" + user, user, correlation, 1});
   }
   std::string Text(const Service::Reply& r) { return r.envelope ? *r.envelope : Service::Envelope(r); }
-  std::map<std::string, std::string> Everything() {
-    std::map<std::string, std::string> all;
-    svc_->store().Scan("", [&](std::string_view k, std::string_view v) {
-      all.emplace(k, v);
-      return true;
-    });
-    return all;
-  }
+  std::map<std::string, std::string> Everything() { return test::Everything(svc_->store()); }
   std::vector<Json> Events() {
     test::FaultSink sink;
     svc_->Pump({&sink});
