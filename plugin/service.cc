@@ -599,14 +599,24 @@ void Service::Housekeeping() {
 
 std::vector<std::pair<std::string, std::string>> Service::SysValues() const {
   std::vector<std::pair<std::string, std::string>> v;
-  for (size_t i = 0; i < 7; ++i) {
+  v.emplace_back("requests/total", std::to_string(stats_.requests_total()));
+  for (size_t i = 0; i < kNamedRequestClasses; ++i) {
     v.emplace_back(std::string("requests/") + kRequestClassNames[i],
                    std::to_string(stats_.requests(static_cast<RequestClass>(i))));
   }
   v.emplace_back("errors/4xx", std::to_string(stats_.errors_4xx()));
   v.emplace_back("errors/5xx", std::to_string(stats_.errors_5xx()));
+  for (int code : kCountedErrorCodes) {
+    v.emplace_back("errors/" + std::to_string(code), std::to_string(stats_.errors_with_code(code)));
+  }
   v.emplace_back("latency/p50_us", std::to_string(stats_.LatencyPercentile(50)));
   v.emplace_back("latency/p99_us", std::to_string(stats_.LatencyPercentile(99)));
+  for (size_t i = 0; i < kNamedRequestClasses; ++i) {
+    const auto cls = static_cast<RequestClass>(i);
+    const std::string op = kRequestClassNames[i];
+    v.emplace_back("latency/" + op + "/p50_us", std::to_string(stats_.LatencyPercentile(cls, 50)));
+    v.emplace_back("latency/" + op + "/p99_us", std::to_string(stats_.LatencyPercentile(cls, 99)));
+  }
   v.emplace_back("records", std::to_string(store_->record_count()));
   v.emplace_back("events/published", std::to_string(outbox_->published()));
   v.emplace_back("events/retained", std::to_string(feed_.retained()));

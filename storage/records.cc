@@ -1,6 +1,7 @@
 #include "storage/records.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "storage/index.h"
 #include "storage/keys.h"
@@ -271,13 +272,16 @@ Status Records::StageChange(const std::string& entity, const std::string& id, co
     if (old_key) batch.Delete(*old_key);
     if (new_key) batch.Put(*new_key, "");
   }
-  auto old_at = before ? ExpiresAt(before) : std::nullopt;
-  auto new_at = after ? ExpiresAt(after) : std::nullopt;
+  // Plain values with a sentinel for "no expiry": GCC 12 reports comparing the std::optionals as
+  // maybe-uninitialized.
+  constexpr int64_t kNever = std::numeric_limits<int64_t>::min();
+  const int64_t old_at = before ? ExpiresAt(before).value_or(kNever) : kNever;
+  const int64_t new_at = after ? ExpiresAt(after).value_or(kNever) : kNever;
   if (old_at != new_at) {
-    if (old_at) batch.Delete(keys::Ttl(*old_at, entity, id));
-    if (new_at) {
+    if (old_at != kNever) batch.Delete(keys::Ttl(old_at, entity, id));
+    if (new_at != kNever) {
       expiring_entities_.insert(entity);  // before the record can be read: see the invariant
-      batch.Put(keys::Ttl(*new_at, entity, id), "");
+      batch.Put(keys::Ttl(new_at, entity, id), "");
     }
   }
   if (after) {

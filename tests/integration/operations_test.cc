@@ -33,14 +33,22 @@ TEST(Operations, SysTopicsArePublishedAsPlainNumbers) {
   EXPECT_EQ(Code(c.Request("$DB/sys/nope", "")), 404);
   Client sub(broker, "sys-sub");
   sub.Subscribe("$SYS/broker/mqdb/#");
-  const std::vector<std::string> names = {
+  const std::vector<std::string> fixed = {
       "requests/create", "requests/read",  "requests/update", "requests/delete", "requests/list",
       "requests/count",  "requests/admin", "errors/4xx",      "errors/5xx",      "latency/p50_us",
       "latency/p99_us",  "records",        "events/published", "events/retained", "events/oldest_sequence",
       "events/replayed", "outbox/pending", "outbox/dead",
       "storage/bytes",   "dedup/hits",     "consumer_groups/members", "storage/memory/memtables",
       "storage/memory/table_readers",      "storage/memory/block_cache", "storage/tombstones_skipped",
-      "storage/range_compactions"};
+      "storage/range_compactions", "requests/total"};
+  std::vector<std::string> names = fixed;
+  for (const char* code : {"400", "401", "403", "404", "409", "410", "413", "429", "500", "503"}) {
+    names.push_back(std::string("errors/") + code);
+  }
+  for (const char* op : {"create", "read", "update", "delete", "list", "count", "admin"}) {
+    names.push_back(std::string("latency/") + op + "/p50_us");
+    names.push_back(std::string("latency/") + op + "/p99_us");
+  }
   std::map<std::string, std::string> values;
   // Wait for a publication that reflects both creates (retained copies may predate them).
   ASSERT_TRUE(WaitFor([&] {
@@ -54,6 +62,11 @@ TEST(Operations, SysTopicsArePublishedAsPlainNumbers) {
   EXPECT_EQ(values["requests/create"], "2");
   EXPECT_EQ(values["requests/read"], "1");
   EXPECT_EQ(values["errors/4xx"], "1");
+  EXPECT_EQ(values["errors/404"], "1");
+  EXPECT_EQ(values["errors/400"], "0");
+  EXPECT_EQ(values["requests/total"], "3");
+  EXPECT_NE(values["latency/create/p99_us"], "0");  // two creates were timed
+  EXPECT_EQ(values["latency/update/p99_us"], "0");  // no update ran
   EXPECT_EQ(values["outbox/pending"], "0");
   EXPECT_EQ(values["events/retained"], "2");
   EXPECT_EQ(values["events/oldest_sequence"], "1");

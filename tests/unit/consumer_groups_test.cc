@@ -108,8 +108,8 @@ TEST_F(GroupsTest, LoadBalancedGivesEachEventToExactlyOneMemberEvenly) {
   EXPECT_EQ(all.size(), 31u);
   for (const auto& id : all) EXPECT_EQ(all.count(id), 1u) << id;
   for (const auto& d : delivered) {
-    if (d.topic == Topic(a)) EXPECT_EQ(d.client_id, "ca");
-    if (d.topic == Topic(c)) EXPECT_EQ(d.client_id, "cc");
+    if (d.topic == Topic(a)) { EXPECT_EQ(d.client_id, "ca"); }
+    if (d.topic == Topic(c)) { EXPECT_EQ(d.client_id, "cc"); }
   }
   (void)b;
 }

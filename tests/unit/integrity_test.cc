@@ -33,7 +33,7 @@ class Integrity : public ::testing::Test {
   }
   // Runs a write and commits it when it succeeds, as the service does.
   Result<Outcome> Write(Result<Outcome> r, Batch& b) {
-    if (r.ok()) EXPECT_TRUE(store_->Commit(b).ok());
+    if (r.ok()) { EXPECT_TRUE(store_->Commit(b).ok()); }
     return r;
   }
   Result<Outcome> Create(const std::string& entity, const std::string& payload) {

@@ -126,7 +126,7 @@ TEST_F(OutboxTest, EncodedEntriesRoundTripAndCorruptOnesAreRefused) {
   for (size_t cut = 0; cut < text.size(); ++cut) {
     auto bad = DecodeEntry(text.substr(0, cut));
     // A cut exactly between two events is a well-formed shorter entry; anything else is corrupt.
-    if (bad.ok()) EXPECT_LT(bad->events.size(), 2u);
+    if (bad.ok()) { EXPECT_LT(bad->events.size(), 2u); }
   }
   EXPECT_FALSE(DecodeEntry("E2\n{}\n").ok()) << "no events";
   EXPECT_FALSE(DecodeEntry("E2\n{}\n1 5 99999999999999999999\nabc").ok());

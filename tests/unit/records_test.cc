@@ -27,7 +27,7 @@ class RecordsTest : public ::testing::Test {
   }
   // Executes a write and commits its batch, as the service does (without the outbox).
   Result<Outcome> Commit(Result<Outcome> r, Batch& b) {
-    if (r.ok()) EXPECT_TRUE(store_->Commit(b).ok());
+    if (r.ok()) { EXPECT_TRUE(store_->Commit(b).ok()); }
     return r;
   }
   Outcome Create(const std::string& payload) {
